@@ -1,0 +1,228 @@
+"""``python -m bedrock_explorer`` — everything a script or a cron job needs.
+
+Conventions: a failure the user can fix prints one line ``error: … — fix`` on stderr and exits 1;
+bad arguments exit 2 (argparse); ``--json`` prints one JSON document on stdout for scripts; progress
+bars go to stderr and only when it is a terminal, so cron mail stays clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+import pandas as pd
+from tqdm import tqdm
+
+from bedrock_explorer import __version__, demo
+from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
+from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.ingest import ImportSummary, Progress, import_paths
+from bedrock_explorer.store import Store
+
+
+class _Bar:
+    """Turns progress callbacks into a tqdm bar on stderr (silent when stderr is not a TTY)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar: tqdm | None = None
+        self.message = ""
+
+    def __call__(self, event: Progress) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None or event.message != self.message:
+            self.close()
+            self.message = event.message
+            self.bar = tqdm(
+                total=event.total,
+                desc=event.message,
+                unit=event.unit or "it",
+                unit_scale=True,
+                file=sys.stderr,
+                leave=False,
+                dynamic_ncols=True,
+            )
+        self.bar.n = event.done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, (datetime, date, pd.Timestamp)):
+        return value.isoformat()
+    if pd.isna(value):  # type: ignore[arg-type]
+        return None
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, default=_json_default, indent=2))
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {
+            k: (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v)
+            for k, v in row.items()
+        }
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+def _print_table(frame: pd.DataFrame, empty: str) -> None:
+    if frame.empty:
+        print(empty)
+    else:
+        print(frame.to_string(index=False))
+
+
+def _print_summary(summary: ImportSummary, as_json: bool) -> None:
+    if as_json:
+        _print_json(summary.as_dict())
+    else:
+        print(summary.describe())
+        if summary.quarantined:
+            print(
+                "  quarantined lines: python -m bedrock_explorer quarantine "
+                f"--integration {json.dumps(summary.integration)}"
+            )
+
+
+def cmd_import(args: argparse.Namespace, store: Store) -> int:
+    bar = _Bar(not args.json and sys.stderr.isatty())
+    try:
+        summary = import_paths(store, args.paths, args.integration, force=args.force, progress=bar)
+    finally:
+        bar.close()
+    _print_summary(summary, args.json)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, store: Store) -> int:
+    if args.remove:
+        removed = demo.remove_demo(store)
+        if args.json:
+            _print_json({"removed_invocations": removed})
+        else:
+            print(f"Removed the demo data ({removed:,} invocations).")
+        return 0
+    bar = _Bar(not args.json and sys.stderr.isatty())
+    try:
+        summary = demo.load_demo(store, days=args.days, seed=args.seed, progress=bar)
+    finally:
+        bar.close()
+    if args.json:
+        _print_json(summary.as_dict())
+    else:
+        print(
+            f"Loaded demo data into {len(summary.integrations)} integrations: "
+            f"{summary.inserted:,} invocations, {summary.quarantined} malformed lines "
+            f"quarantined (on purpose), {summary.seconds:.1f} s. "
+            "Remove it with: python -m bedrock_explorer demo --remove"
+        )
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, store: Store) -> int:
+    frame = store.integration_stats()
+    if args.json:
+        _print_json({"database": str(store.path), "integrations": _records(frame)})
+        return 0
+    print(f"Database: {store.path}")
+    _print_table(
+        frame,
+        "No integrations yet. Import logs (import PATH --integration NAME) "
+        "or load the demo data (demo).",
+    )
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace, store: Store) -> int:
+    integ = store.get_integration(args.integration) if args.integration else None
+    frame = store.quarantine_summary(integ.id if integ else None)
+    if args.json:
+        _print_json(_records(frame))
+    else:
+        _print_table(frame, "No quarantined lines.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bedrock_explorer",
+        description="Bedrock Explorer: Amazon Bedrock spend from model invocation logs, locally.",
+    )
+    parser.add_argument("--version", action="version", version=f"bedrock-explorer {__version__}")
+    parser.add_argument(
+        "--db", help=f"database file (default: ${DB_ENV_VAR}, else the per-user data folder)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("import", help="import invocation logs from files or folders")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=".jsonl/.json/.gz files, S3 delivery trees, CloudWatch exports, folders",
+    )
+    p.add_argument(
+        "--integration",
+        required=True,
+        metavar="NAME",
+        help="integration to import into (created if new)",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="re-read files already imported unchanged (nothing is stored twice)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("demo", help="load (or --remove) the labelled demo data")
+    p.add_argument("--remove", action="store_true", help="remove the demo data")
+    p.add_argument("--days", type=int, default=demo.DEFAULT_DAYS, help="days of history")
+    p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="random seed")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("stats", help="per integration: invocations, date range, quarantined lines")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("quarantine", help="malformed lines by reason, with a locator each")
+    p.add_argument("--integration", metavar="NAME", help="only this integration")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_quarantine)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace, Store], int] = args.func
+    try:
+        with Store(resolve_db_path(args.db)) as store:
+            return func(args, store)
+    except UserFacingError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(
+            "interrupted: what was committed before stays; run the command again to resume",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,31 @@
+"""Where the database lives.
+
+Order: an explicit path (``--db``), then ``BEDROCK_EXPLORER_DB``, then the per-user data folder
+(``$XDG_DATA_HOME/bedrock-explorer/bedrock-explorer.duckdb``, i.e.
+``~/.local/share/bedrock-explorer/bedrock-explorer.duckdb`` by default). One well-known file
+means the dashboard and a cron ``sync`` see the same data without any configuration.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DB_ENV_VAR = "BEDROCK_EXPLORER_DB"
+DB_FILE_NAME = "bedrock-explorer.duckdb"
+
+
+def default_db_path() -> Path:
+    """The per-user default location of the DuckDB file."""
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "bedrock-explorer" / DB_FILE_NAME
+
+
+def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The database path to use: ``--db``, else the environment variable, else the default."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get(DB_ENV_VAR)
+    if env:
+        return Path(env).expanduser()
+    return default_db_path()

@@ -1,0 +1,1 @@
+"""Sources of raw invocation log lines: local files, the demo generator, CloudWatch Logs and S3."""

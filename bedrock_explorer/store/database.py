@@ -1,0 +1,261 @@
+"""The DuckDB file: opening it safely, integrations, checkpoints and summary figures.
+
+Why opening retries: DuckDB lets one process hold a file read-write, and while it does no other
+process can open the file at all (not even read-only). The dashboard and a cron ``sync`` therefore
+use short-lived connections and wait for each other a little, and if the wait runs out the user gets
+a sentence naming the other process instead of a lock error.
+
+Threads: one connection object must not be used from several threads at once; use
+:meth:`Store.cursor` per thread.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from bedrock_explorer.errors import (
+    DatabaseBusyError,
+    IntegrationExistsError,
+    IntegrationNotFoundError,
+    UserFacingError,
+)
+from bedrock_explorer.raw import BatchResult, RawBatch
+from bedrock_explorer.store import schema, writer
+
+INTEGRATION_KINDS = ("local", "cloudwatch", "s3", "demo")
+_LOCK_PID = re.compile(r"PID (\d+)")
+
+
+@dataclass(frozen=True)
+class Integration:
+    """A named place logs come from. Credentials are never stored, only how to obtain them."""
+
+    id: int
+    name: str
+    kind: str
+    config: dict[str, Any]
+    is_demo: bool
+    created_at: datetime
+    last_sync_started_at: datetime | None
+    last_sync_finished_at: datetime | None
+    last_sync_status: str | None
+    last_sync_message: str | None
+
+
+_INTEGRATION_COLS = (
+    "id, name, kind, config, is_demo, created_at, last_sync_started_at, last_sync_finished_at, "
+    "last_sync_status, last_sync_message"
+)
+
+
+def _integration(row: tuple[Any, ...]) -> Integration:
+    values = list(row)
+    values[3] = json.loads(values[3]) if values[3] else {}
+    return Integration(*values)
+
+
+def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as err:
+            text = str(err)
+            if "lock" not in text.lower():
+                raise UserFacingError(
+                    f"Cannot open the database file {path}: {text}",
+                    "check the path and its permissions, or choose another file with --db",
+                ) from err
+            if time.monotonic() >= deadline:
+                pid = _LOCK_PID.search(text)
+                who = f"process {pid.group(1)}" if pid else "another process"
+                raise DatabaseBusyError(
+                    f"The database {path} is in use by {who} (a sync or another dashboard)",
+                    "wait for it to finish and try again, or point one of them at another file "
+                    "with --db / BEDROCK_EXPLORER_DB",
+                ) from err
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+class Store:
+    """An open Bedrock Explorer database. Use as a context manager; closing releases the file."""
+
+    def __init__(
+        self, path: str | Path, *, read_only: bool = False, wait_seconds: float = 30.0
+    ) -> None:
+        self.path = Path(path)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise UserFacingError(
+                f"There is no database at {self.path}",
+                "import logs or load the demo data first (python -m bedrock_explorer demo)",
+            )
+        self.con = _open(self.path, read_only, wait_seconds)
+        # Times are UTC everywhere; DuckDB's own progress bar would write into our stdout.
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
+        if not read_only:
+            schema.migrate(self.con)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor for one thread (DuckDB connections are not shared between threads)."""
+        cur = self.con.cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur
+
+    def query_df(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run a parameterised query and return a DataFrame."""
+        return self.con.execute(sql, params or []).df()
+
+    # -- integrations --------------------------------------------------------------------------
+    def add_integration(
+        self, name: str, kind: str, config: dict[str, Any] | None = None, *, is_demo: bool = False
+    ) -> Integration:
+        name = name.strip()
+        if not name:
+            raise UserFacingError("An integration needs a name", "give it a short descriptive name")
+        if kind not in INTEGRATION_KINDS:
+            raise UserFacingError(
+                f"Unknown integration kind {kind!r}", f"use one of {', '.join(INTEGRATION_KINDS)}"
+            )
+        if self.find_integration(name) is not None:
+            raise IntegrationExistsError(
+                f"An integration named {name!r} already exists", "choose another name"
+            )
+        self.con.execute(
+            "INSERT INTO integrations (name, kind, config, is_demo, created_at) "
+            "VALUES (?, ?, ?, ?, current_timestamp AT TIME ZONE 'UTC')",
+            [name, kind, json.dumps(config or {}), is_demo],
+        )
+        return self.get_integration(name)
+
+    def find_integration(self, name: str) -> Integration | None:
+        rows = self.con.execute(
+            f"SELECT {_INTEGRATION_COLS} FROM integrations WHERE name = ?", [name]
+        ).fetchall()
+        return _integration(rows[0]) if rows else None
+
+    def get_integration(self, name: str) -> Integration:
+        found = self.find_integration(name)
+        if found is None:
+            known = ", ".join(i.name for i in self.list_integrations()) or "none yet"
+            raise IntegrationNotFoundError(
+                f"There is no integration named {name!r}", f"known integrations: {known}"
+            )
+        return found
+
+    def list_integrations(self) -> list[Integration]:
+        rows = self.con.execute(
+            f"SELECT {_INTEGRATION_COLS} FROM integrations ORDER BY name"
+        ).fetchall()
+        return [_integration(r) for r in rows]
+
+    def remove_integration(self, name: str) -> int:
+        """Delete an integration with its invocations, quarantine and checkpoints.
+
+        Returns how many invocations went with it.
+        """
+        integ = self.get_integration(name)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            gone = self.con.execute(
+                "DELETE FROM invocations WHERE integration_id = ?", [integ.id]
+            ).fetchall()[0][0]
+            for table in ("quarantine", "sync_checkpoints"):
+                self.con.execute(f"DELETE FROM {table} WHERE integration_id = ?", [integ.id])
+            self.con.execute("DELETE FROM integrations WHERE id = ?", [integ.id])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return gone
+
+    def set_sync_status(self, integration_id: int, status: str, message: str | None = None) -> None:
+        """Record the start (``running``) or the end (``ok`` / ``error``) of a sync or import."""
+        if status == "running":
+            self.con.execute(
+                "UPDATE integrations SET last_sync_status = 'running', last_sync_message = ?, "
+                "last_sync_started_at = current_timestamp AT TIME ZONE 'UTC' WHERE id = ?",
+                [message, integration_id],
+            )
+        else:
+            self.con.execute(
+                "UPDATE integrations SET last_sync_status = ?, last_sync_message = ?, "
+                "last_sync_finished_at = current_timestamp AT TIME ZONE 'UTC' WHERE id = ?",
+                [status, message, integration_id],
+            )
+
+    # -- settings ------------------------------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        rows = self.con.execute("SELECT value FROM settings WHERE key = ?", [key]).fetchall()
+        return rows[0][0] if rows else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.con.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, value])
+
+    # -- checkpoints and writing ---------------------------------------------------------------
+    def get_checkpoint(self, integration_id: int, key: str) -> str | None:
+        rows = self.con.execute(
+            "SELECT cursor_value FROM sync_checkpoints WHERE integration_id = ? AND cursor_key = ?",
+            [integration_id, key],
+        ).fetchall()
+        return rows[0][0] if rows else None
+
+    def write_batch(self, integration_id: int, batch: RawBatch) -> BatchResult:
+        """Parse and store a batch (rows, quarantine and checkpoints in one transaction)."""
+        return writer.write_batch(self.con, integration_id, batch)
+
+    # -- figures -------------------------------------------------------------------------------
+    def integration_stats(self) -> pd.DataFrame:
+        """Per integration: invocations, date range, quarantined lines, last sync."""
+        return self.query_df(
+            """
+            SELECT i.name AS integration, i.kind, i.is_demo,
+                   coalesce(v.invocations, 0) AS invocations,
+                   v.first_ts AS first_invocation, v.last_ts AS last_invocation,
+                   coalesce(q.quarantined, 0) AS quarantined,
+                   i.last_sync_status, i.last_sync_finished_at, i.last_sync_message
+            FROM integrations i
+            LEFT JOIN (SELECT integration_id, count(*) AS invocations,
+                              min(ts) AS first_ts, max(ts) AS last_ts
+                       FROM invocations GROUP BY ALL) v ON v.integration_id = i.id
+            LEFT JOIN (SELECT integration_id, count(*) AS quarantined
+                       FROM quarantine GROUP BY ALL) q ON q.integration_id = i.id
+            ORDER BY i.name
+            """
+        )
+
+    def quarantine_summary(self, integration_id: int | None = None) -> pd.DataFrame:
+        """Quarantined lines grouped by reason (the locators are in the quarantine table)."""
+        return self.query_df(
+            """
+            SELECT i.name AS integration, q.reason, count(*) AS lines,
+                   min(q.source || ':' || q.ref) AS example_locator
+            FROM quarantine q JOIN integrations i ON i.id = q.integration_id
+            WHERE ? IS NULL OR q.integration_id = ?
+            GROUP BY ALL ORDER BY lines DESC
+            """,
+            [integration_id, integration_id],
+        )

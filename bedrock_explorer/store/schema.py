@@ -1,0 +1,138 @@
+"""Schema of the DuckDB file, as an ordered list of migrations.
+
+Why migrations from day one: the file is the user's history of spend. A newer Bedrock Explorer must
+open an older file and bring it forward in place, never ask for a re-import. Each migration runs in
+one transaction together with the ``schema_version`` row that records it.
+
+Why ``invocations`` has no PRIMARY KEY: measured on this project's target machine, a key made loads
+~3x slower and the file ~3.5x larger. Uniqueness of ``(integration_id, request_id)`` is kept by the
+writer instead (dedupe inside a batch, anti-join against what is stored) — see ``writer.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+
+from bedrock_explorer.errors import DatabaseVersionError
+
+MIGRATIONS: Sequence[str] = (
+    # 1: the foundation
+    """
+    CREATE SEQUENCE integration_id_seq START 1;
+    CREATE TABLE integrations (
+        id INTEGER PRIMARY KEY DEFAULT nextval('integration_id_seq'),
+        name VARCHAR NOT NULL UNIQUE,
+        kind VARCHAR NOT NULL,              -- local | cloudwatch | s3 | demo
+        config JSON NOT NULL,               -- where the logs are, how to authenticate; no secrets
+        is_demo BOOLEAN NOT NULL DEFAULT false,
+        created_at TIMESTAMP NOT NULL,
+        last_sync_started_at TIMESTAMP,
+        last_sync_finished_at TIMESTAMP,
+        last_sync_status VARCHAR,           -- ok | error | running
+        last_sync_message VARCHAR
+    );
+    CREATE TABLE invocations (
+        integration_id INTEGER NOT NULL,
+        request_id VARCHAR NOT NULL,
+        ts TIMESTAMP NOT NULL,              -- UTC
+        account_id VARCHAR,
+        region VARCHAR,
+        inference_region VARCHAR,
+        operation VARCHAR,
+        model_id VARCHAR NOT NULL,          -- verbatim; see model_ids for base model and routing
+        identity_arn VARCHAR,
+        principal_type VARCHAR NOT NULL,
+        principal_account VARCHAR,
+        principal_name VARCHAR,
+        session_name VARCHAR,
+        input_tokens BIGINT NOT NULL,       -- excludes cache tokens, as Bedrock logs it
+        output_tokens BIGINT NOT NULL,
+        cache_read_tokens BIGINT NOT NULL,
+        cache_write_tokens BIGINT NOT NULL, -- all cache writes, 5-minute and 1-hour
+        cache_write_1h_tokens BIGINT NOT NULL, -- the 1-hour part of cache_write_tokens
+        image_count INTEGER,
+        stop_reason VARCHAR,
+        outcome VARCHAR NOT NULL,           -- success | guardrail_intervened | error
+        error_code VARCHAR,
+        latency_ms BIGINT,
+        first_byte_latency_ms BIGINT,
+        body_offloaded BOOLEAN NOT NULL,
+        request_metadata MAP(VARCHAR, VARCHAR),
+        schema_version VARCHAR,
+        ingested_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE model_ids (
+        model_id VARCHAR PRIMARY KEY,       -- the raw modelId as logged
+        base_model VARCHAR,                 -- NULL until resolved (provisioned, app profiles)
+        routing VARCHAR NOT NULL,
+        geo VARCHAR,
+        arn_region VARCHAR,
+        provider VARCHAR,
+        service_type VARCHAR NOT NULL,
+        resolved_by VARCHAR NOT NULL,       -- derived | aws | user
+        updated_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE quarantine (
+        integration_id INTEGER NOT NULL,
+        source VARCHAR NOT NULL,            -- file path, log stream or S3 key
+        ref VARCHAR NOT NULL,               -- line number or event id inside the source
+        reason VARCHAR NOT NULL,            -- never the line itself: it can hold prompt text
+        quarantined_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE settings (
+        key VARCHAR PRIMARY KEY,
+        value VARCHAR NOT NULL
+    );
+    CREATE TABLE sync_checkpoints (
+        integration_id INTEGER NOT NULL,
+        cursor_key VARCHAR NOT NULL,
+        cursor_value VARCHAR NOT NULL,
+        updated_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (integration_id, cursor_key)
+    );
+    """,
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def current_version(con: duckdb.DuckDBPyConnection) -> int:
+    """The schema version recorded in the file (0 for a new file)."""
+    exists = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version'"
+    ).fetchall()[0][0]
+    if not exists:
+        return 0
+    return con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()[0][0]
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> int:
+    """Bring the file to :data:`SCHEMA_VERSION`; returns the version found before."""
+    found = current_version(con)
+    if found > SCHEMA_VERSION:
+        raise DatabaseVersionError(
+            f"This database was written by a newer Bedrock Explorer (schema {found}, "
+            f"this one knows {SCHEMA_VERSION})",
+            "upgrade Bedrock Explorer (git pull; pip install -r requirements.txt)",
+        )
+    if found == SCHEMA_VERSION:
+        return found
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS schema_version "
+        "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
+    )
+    for version in range(found + 1, SCHEMA_VERSION + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(MIGRATIONS[version - 1])
+            con.execute(
+                "INSERT INTO schema_version VALUES (?, current_timestamp AT TIME ZONE 'UTC')",
+                [version],
+            )
+            con.execute("COMMIT")
+        except Exception:
+            con.execute("ROLLBACK")
+            raise
+    return found

@@ -1,0 +1,181 @@
+"""Write one batch of raw lines: parse in SQL, quarantine bad lines, insert new invocations.
+
+Why it is shaped this way (figures in ``bench/README.md``):
+
+* The whole batch is parsed by SQL (``records.PARSE_SQL``); a line that is not a good record gets a
+  ``reason`` instead of failing the batch.
+* The good records are appended in the same statement that parses them (the line is parsed once);
+  then what the batch repeated — inside itself, or against rows already stored — is deleted again
+  (see :func:`_delete_repeats`). Appending first and deleting the rare repeats is much cheaper than
+  a window plus anti-join in front of every insert, and the transaction makes it invisible.
+* Only when fewer records were appended than lines given is the batch parsed a second time to
+  find the bad lines for the quarantine (keyed by ``(integration_id, source, ref)``, so a
+  re-import adds no second row).
+* Batches of at least one DuckDB row group (122,880 rows) are written straight to the file instead
+  of through the WAL, which is why sources batch ~130k lines.
+* Rows and checkpoints commit in one transaction.
+"""
+
+from __future__ import annotations
+
+import duckdb
+
+from bedrock_explorer import model_ids, records
+from bedrock_explorer.raw import BatchResult, RawBatch
+
+_NOW = "current_timestamp AT TIME ZONE 'UTC'"
+_COLS = ", ".join(records.INVOCATION_COLUMNS)
+
+
+def write_batch(
+    cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch
+) -> BatchResult:
+    """Parse and store ``batch`` for an integration inside one transaction."""
+    result = BatchResult(lines=len(batch.lines))
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        if batch.lines:
+            _write_rows(cur, integration_id, batch, result)
+        if batch.problems:
+            result.quarantined += _quarantine_problems(cur, integration_id, batch)
+        for key, value in batch.checkpoints.items():
+            cur.execute(
+                f"INSERT OR REPLACE INTO sync_checkpoints VALUES (?, ?, ?, {_NOW})",
+                [integration_id, key, value],
+            )
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    return result
+
+
+def _write_rows(
+    cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch, result: BatchResult
+) -> None:
+    cur.register("raw_batch", records.raw_batch_table(batch.lines, batch.refs, batch.first_line))
+    try:
+        good = _insert_parsed(cur, integration_id)
+        result.inserted = good - _delete_repeats(cur, integration_id)
+        result.duplicates = good - result.inserted
+        if good < len(batch.lines):
+            # Some lines were not records: blank or malformed. Only now pay for a second pass
+            # that says which, so the common all-good batch is parsed once.
+            outcome = cur.sql(
+                f"SELECT seq, ref, reason FROM ({records.PARSE_SQL}) "
+                "WHERE reason IS NOT NULL AND reason <> $blank",
+                params={"blank": records.BLANK},
+            ).to_arrow_table()
+            if outcome.num_rows:
+                cur.register("outcome", outcome)
+                try:
+                    result.quarantined = _quarantine(cur, integration_id, batch.source)
+                finally:
+                    cur.unregister("outcome")
+        if result.inserted:
+            _register_new_model_ids(cur)
+    finally:
+        cur.unregister("raw_batch")
+
+
+def _insert_parsed(cur: duckdb.DuckDBPyConnection, integration_id: int) -> int:
+    """Append every good record of the batch, stamped with this transaction's time."""
+    return cur.execute(
+        f"""
+        INSERT INTO invocations ({_COLS}, integration_id, ingested_at)
+        SELECT {_COLS}, ?, {_NOW} FROM ({records.PARSE_SQL}) WHERE reason IS NULL
+        """,
+        [integration_id],
+    ).fetchall()[0][0]
+
+
+def _delete_repeats(cur: duckdb.DuckDBPyConnection, integration_id: int) -> int:
+    """Remove what the batch just appended twice or what was stored before; returns how many.
+
+    Rows of this batch carry ``ingested_at`` = this transaction's start time, which no earlier
+    (committed, hence earlier-started) transaction shares. Inside the batch the first occurrence
+    (lowest rowid, i.e. line order) stays. Against stored rows only the batch's time span is
+    compared: a record delivered twice has the same timestamp both times, and zone maps let DuckDB
+    skip the rest of the history.
+    """
+    return cur.execute(
+        f"""
+        DELETE FROM invocations WHERE rowid IN (
+            WITH new AS (
+                SELECT rowid AS rid, request_id, ts FROM invocations
+                WHERE integration_id = ? AND ingested_at = {_NOW}
+            ),
+            span AS (SELECT min(ts) AS lo, max(ts) AS hi FROM new),
+            old AS (
+                SELECT request_id FROM invocations, span
+                WHERE integration_id = ? AND ingested_at < {_NOW}
+                  AND ts BETWEEN span.lo AND span.hi
+            )
+            SELECT rid FROM new WHERE request_id IN (SELECT request_id FROM old)
+            UNION ALL
+            SELECT rid FROM (
+                SELECT rid, row_number() OVER (PARTITION BY request_id ORDER BY rid) AS n
+                FROM new
+                WHERE request_id IN (
+                    SELECT request_id FROM new GROUP BY request_id HAVING count(*) > 1)
+            ) WHERE n > 1
+        )
+        """,
+        [integration_id, integration_id],
+    ).fetchall()[0][0]
+
+
+def _quarantine_problems(
+    cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch
+) -> int:
+    added = 0
+    for ref, reason in batch.problems:
+        added += cur.execute(
+            f"""
+            INSERT INTO quarantine SELECT ?, ?, ?, ?, {_NOW}
+            WHERE NOT EXISTS (SELECT 1 FROM quarantine
+                              WHERE integration_id = ? AND source = ? AND ref = ?)
+            """,
+            [integration_id, batch.source, ref, reason, integration_id, batch.source, ref],
+        ).fetchall()[0][0]
+    return added
+
+
+def _quarantine(cur: duckdb.DuckDBPyConnection, integration_id: int, source: str) -> int:
+    """Record bad lines by locator and reason (a re-import adds no second row)."""
+    return cur.execute(
+        f"""
+        INSERT INTO quarantine
+        SELECT DISTINCT ON (ref) ?, ?, ref, reason, {_NOW}
+        FROM (SELECT coalesce(ref, CAST(seq AS VARCHAR)) AS ref, reason FROM outcome) p
+        WHERE NOT EXISTS (
+            SELECT 1 FROM quarantine q
+            WHERE q.integration_id = ? AND q.source = ? AND q.ref = p.ref)
+        """,
+        [integration_id, source, integration_id, source],
+    ).fetchall()[0][0]
+
+
+def _register_new_model_ids(cur: duckdb.DuckDBPyConnection) -> None:
+    """Add a ``model_ids`` row for each raw model id seen for the first time."""
+    new = cur.execute(
+        """
+        SELECT DISTINCT i.model_id FROM invocations i
+        WHERE i.ingested_at = current_timestamp AT TIME ZONE 'UTC'
+          AND NOT EXISTS (SELECT 1 FROM model_ids m WHERE m.model_id = i.model_id)
+        """
+    ).fetchall()
+    for (raw_id,) in new:
+        ref = model_ids.resolve(raw_id)
+        cur.execute(
+            f"INSERT INTO model_ids VALUES (?, ?, ?, ?, ?, ?, ?, 'derived', {_NOW})",
+            [
+                raw_id,
+                ref.base_model,
+                ref.routing,
+                ref.geo,
+                ref.arn_region,
+                ref.provider,
+                ref.service_type,
+            ],
+        )

@@ -1,0 +1,52 @@
+"""What every page shares: opening the database for one rerun, and the sidebar.
+
+Why a short-lived connection per rerun: DuckDB lets one process hold the file; a cron ``sync`` or
+``import`` must be able to take it between reruns. If it is busy, the page says so instead of
+showing a lock error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import streamlit as st
+
+from bedrock_explorer import queries
+from bedrock_explorer.config import resolve_db_path
+from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.store import Store
+
+
+@contextmanager
+def open_store() -> Iterator[Store]:
+    """The database for this rerun; stops the page with a readable message if it cannot open."""
+    try:
+        store = Store(resolve_db_path(), wait_seconds=10)
+    except UserFacingError as err:
+        st.error(str(err), icon=":material/lock:")
+        st.stop()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def sidebar(store: Store) -> None:
+    """Database, data freshness and the demo-data notice, the same on every page."""
+    totals = queries.overview_totals(store)
+    demo = [i for i in store.list_integrations() if i.is_demo]
+    with st.sidebar:
+        if demo:
+            st.warning(
+                "You are looking at **demo data** (made-up accounts and usage). "
+                "Remove it on the Overview page once your own logs are in.",
+                icon=":material/science:",
+            )
+        st.caption(f"Database: `{store.path}`")
+        if totals["last_ts"] is not None:
+            st.caption(f"Newest invocation: {totals['last_ts']:%Y-%m-%d %H:%M} UTC")
+        st.caption(
+            f"{totals['invocations']:,} invocations · {totals['integrations']} integrations · "
+            f"{totals['quarantined']} quarantined lines"
+        )

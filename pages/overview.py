@@ -1,0 +1,108 @@
+"""Overview: what is in the database, where it came from, and the demo data switch."""
+
+import plotly.express as px
+import streamlit as st
+
+from bedrock_explorer import demo, queries
+from bedrock_explorer.ingest import Progress
+from pages._common import open_store, sidebar
+
+st.title("Bedrock Explorer")
+
+with open_store() as store:
+    if demo.should_autoload(store):
+        with st.status("First start: loading 90 days of demo data…", expanded=True) as status:
+            bar = st.progress(0.0, text="Generating demo invocation logs")
+            steps = {"n": 0}
+
+            def show(event: Progress) -> None:
+                steps["n"] += 1
+                bar.progress(min(1.0, steps["n"] / 30), text=event.message)
+
+            summary = demo.load_demo(store, progress=show)
+            status.update(
+                label=f"Demo data loaded: {summary.inserted:,} invocations",
+                state="complete",
+                expanded=False,
+            )
+
+    sidebar(store)
+    totals = queries.overview_totals(store)
+    integrations = store.list_integrations()
+
+    if not integrations:
+        st.info(
+            "**No data yet.** An *integration* is one place your Bedrock model invocation logs "
+            "live: a CloudWatch Logs log group, an S3 delivery bucket, or files on disk. "
+            "Import files with `python -m bedrock_explorer import PATH --integration NAME`, "
+            "or explore first with the demo data.",
+            icon=":material/info:",
+        )
+        if st.button("Load demo data", type="primary", icon=":material/science:"):
+            with st.spinner("Loading demo data…"):
+                demo.load_demo(store)
+            st.rerun()
+        st.stop()
+
+    cols = st.columns(5)
+    cols[0].metric("Invocations", f"{totals['invocations']:,}")
+    cols[1].metric("Input tokens", f"{totals['input_tokens']:,}")
+    cols[2].metric("Output tokens", f"{totals['output_tokens']:,}")
+    cols[3].metric(
+        "Cache read / write tokens",
+        f"{totals['cache_read_tokens']:,} / {totals['cache_write_tokens']:,}",
+    )
+    cols[4].metric(
+        "Quarantined lines",
+        f"{totals['quarantined']:,}",
+        help="Malformed log lines kept aside with their reason and location; "
+        "never stored as data, never silently dropped.",
+    )
+    if totals["first_ts"] is not None:
+        st.caption(
+            f"From {totals['first_ts']:%Y-%m-%d} to {totals['last_ts']:%Y-%m-%d %H:%M} UTC · "
+            f"{totals['guardrail_blocks']:,} guardrail interventions · "
+            f"{totals['errors']:,} failed invocations"
+        )
+
+    daily = queries.daily_tokens_by_model(store)
+    if not daily.empty:
+        daily["tokens"] = (
+            daily["input_tokens"]
+            + daily["output_tokens"]
+            + daily["cache_read_tokens"]
+            + daily["cache_write_tokens"]
+        )
+        fig = px.bar(
+            daily,
+            x="day",
+            y="tokens",
+            color="model",
+            title="Tokens per day by model (all meters)",
+            labels={"day": "Day (UTC)", "tokens": "Tokens", "model": "Model"},
+        )
+        fig.update_layout(legend={"orientation": "h", "y": -0.25}, height=460)
+        st.plotly_chart(fig, width="stretch")
+
+    st.subheader("Integrations")
+    st.dataframe(store.integration_stats(), hide_index=True, width="stretch")
+
+    st.subheader("Models seen")
+    st.caption("The raw model id is kept as logged; base model and routing are derived from it.")
+    st.dataframe(queries.usage_by_model(store), hide_index=True, width="stretch")
+
+    quarantine = store.quarantine_summary()
+    if not quarantine.empty:
+        st.subheader("Quarantined lines")
+        st.caption(
+            "Each with its reason and where it came from; the line itself is not kept "
+            "(it can hold prompt text)."
+        )
+        st.dataframe(quarantine, hide_index=True, width="stretch")
+
+    if any(i.is_demo for i in integrations):
+        st.divider()
+        if st.button("Remove demo data", icon=":material/delete:"):
+            removed = demo.remove_demo(store)
+            st.toast(f"Removed {removed:,} demo invocations")
+            st.rerun()

@@ -1,0 +1,16 @@
+"""Bedrock Explorer dashboard: ``streamlit run streamlit_app.py``.
+
+Only navigation and the shared sidebar live here; each page is a thin file in ``pages/`` that calls
+``bedrock_explorer``.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Bedrock Explorer", page_icon=":material/savings:", layout="wide")
+
+navigation = st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    ]
+)
+navigation.run()

@@ -1,0 +1,53 @@
+"""Shared test fixtures: a fresh database per test, the public fixture records, line builders."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bedrock_explorer.store import Store
+from bedrock_explorer.synthetic import RecordSpec, make_line
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PUBLIC_RECORDS = FIXTURES / "invocation-logs-public.jsonl"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "explorer.duckdb"
+
+
+@pytest.fixture
+def store(db_path: Path) -> Iterator[Store]:
+    with Store(db_path) as s:
+        yield s
+
+
+@pytest.fixture
+def public_lines() -> list[str]:
+    return PUBLIC_RECORDS.read_text().splitlines()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_db_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test may touch the user's real database."""
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(tmp_path / "env-default.duckdb"))
+
+
+def line(**overrides: object) -> str:
+    """A valid invocation log line; keyword arguments override RecordSpec fields."""
+    fields: dict[str, object] = {
+        "request_id": "req-1",
+        "ts": datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC),
+        "model_id": "amazon.nova-lite-v1:0",
+    }
+    fields.update(overrides)
+    return make_line(RecordSpec(**fields))  # type: ignore[arg-type]
+
+
+def raw(record: dict[str, object]) -> str:
+    return json.dumps(record)

@@ -1,0 +1,33 @@
+"""A new user's first minutes, in a real browser: demo data on first start, then on and off."""
+
+from __future__ import annotations
+
+import re
+
+from tests.e2e.conftest import Servers, settle
+
+
+def _metric(pg, label: str) -> str:  # type: ignore[no-untyped-def]
+    metric = pg.locator("[data-testid=stMetric]").filter(has_text=label)
+    return metric.locator("[data-testid=stMetricValue]").inner_text()
+
+
+def test_first_start_shows_demo_data_and_it_can_be_removed(servers: Servers, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(servers.app_url)
+    page.get_by_text("Tokens per day by model").wait_for(timeout=120_000)
+    settle(page)
+    invocations = int(_metric(page, "Invocations").replace(",", ""))
+    assert invocations > 40_000
+    assert page.get_by_text("You are looking at demo data").is_visible()
+    assert page.locator(".js-plotly-plot").count() >= 1
+
+    page.get_by_role("button", name=re.compile("Remove demo data")).click()
+    page.get_by_text("No data yet").wait_for()
+    settle(page)
+    page.reload()
+    page.get_by_text("No data yet").wait_for()  # removal is remembered across restarts
+
+    page.get_by_role("button", name=re.compile("Load demo data")).click()
+    page.get_by_text("Tokens per day by model").wait_for(timeout=120_000)
+    settle(page)
+    assert int(_metric(page, "Invocations").replace(",", "")) > 40_000

@@ -1,0 +1,77 @@
+"""The dashboard under streamlit's AppTest: first start, demo data on and off, a busy database."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bedrock_explorer.store import Store
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+@pytest.fixture
+def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "app.duckdb"
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(path))
+    return path
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(APP, default_timeout=90)
+
+
+def test_first_start_loads_labelled_demo_data(app_db: Path) -> None:
+    at = _app().run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert int(metrics["Invocations"].replace(",", "")) > 40_000
+    assert metrics["Quarantined lines"] == "15"
+    assert any("demo data" in w.value for w in at.sidebar.warning)
+    with Store(app_db) as store:
+        assert len(store.list_integrations()) == 3
+
+
+def test_removing_demo_data_shows_the_empty_state_and_it_stays_removed(app_db: Path) -> None:
+    at = _app().run()
+    remove = next(b for b in at.button if b.label == "Remove demo data")
+    remove.click().run()
+    assert not at.exception
+    assert any("No data yet" in i.value for i in at.info)
+    at = _app().run()  # a later start does not bring it back by itself
+    assert any("No data yet" in i.value for i in at.info)
+    load = next(b for b in at.button if b.label == "Load demo data")
+    load.click().run()
+    assert not at.exception
+    assert any(m.label == "Invocations" for m in at.metric)
+
+
+def test_a_busy_database_is_explained_not_crashed(app_db: Path) -> None:
+    Store(app_db).close()
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import duckdb, sys
+            con = duckdb.connect({str(app_db)!r})
+            print("held", flush=True)
+            sys.stdin.read()
+        """),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        at = _app().run(timeout=60)
+        assert not at.exception
+        assert any("in use by process" in e.value for e in at.error)
+    finally:
+        holder.communicate("")

@@ -1,0 +1,112 @@
+"""The CLI as a cron job or a script sees it: exit codes, one-line errors, JSON output."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bedrock_explorer.cli import main
+from tests.conftest import PUBLIC_RECORDS, line
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_import_then_stats_as_json(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
+    code, out, _ = run(
+        capsys,
+        "--db",
+        str(db_path),
+        "import",
+        str(PUBLIC_RECORDS),
+        "--integration",
+        "fixtures",
+        "--json",
+    )
+    assert code == 0
+    summary = json.loads(out)
+    assert (summary["inserted"], summary["quarantined"], summary["files"]) == (7, 0, 1)
+    code, out, _ = run(capsys, "--db", str(db_path), "stats", "--json")
+    stats = json.loads(out)
+    assert stats["database"] == str(db_path)
+    (row,) = stats["integrations"]
+    assert (row["integration"], row["invocations"], row["quarantined"]) == ("fixtures", 7, 0)
+    assert row["first_invocation"] == "2024-04-18T22:54:57"
+
+
+def test_import_twice_reports_unchanged_files(
+    capsys: pytest.CaptureFixture[str], db_path: Path
+) -> None:
+    run(capsys, "--db", str(db_path), "import", str(PUBLIC_RECORDS), "--integration", "f")
+    code, out, _ = run(
+        capsys, "--db", str(db_path), "import", str(PUBLIC_RECORDS), "--integration", "f"
+    )
+    assert code == 0
+    assert "0 files read, 1 unchanged, 0 new invocations" in out
+
+
+def test_quarantine_listing(
+    capsys: pytest.CaptureFixture[str], db_path: Path, tmp_path: Path
+) -> None:
+    path = tmp_path / "x.jsonl"
+    path.write_text(line() + "\n{oops\n")
+    code, out, _ = run(capsys, "--db", str(db_path), "import", str(path), "--integration", "x")
+    assert code == 0 and "1 malformed lines quarantined" in out and "quarantine" in out
+    code, out, _ = run(capsys, "--db", str(db_path), "quarantine", "--json")
+    (row,) = json.loads(out)
+    assert row["reason"] == "not valid JSON (malformed or truncated line)"
+    assert row["example_locator"] == f"{path.resolve()}:2"
+
+
+def test_errors_are_one_line_with_the_fix_and_exit_1(
+    capsys: pytest.CaptureFixture[str], db_path: Path, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        capsys, "--db", str(db_path), "import", str(tmp_path / "missing"), "--integration", "x"
+    )
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: No such file or folder")
+    code, _, err = run(capsys, "--db", str(db_path), "quarantine", "--integration", "nope")
+    assert code == 1 and "no integration named 'nope'" in err
+
+
+def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["import", "somewhere"])  # --integration missing
+    assert exit_info.value.code == 2
+
+
+def test_demo_load_and_remove(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:
+    code, out, _ = run(capsys, "--db", str(db_path), "demo", "--days", "3", "--json")
+    assert code == 0 and json.loads(out)["inserted"] > 1000
+    code, out, _ = run(capsys, "--db", str(db_path), "demo", "--remove")
+    assert code == 0 and out.startswith("Removed the demo data")
+    code, out, _ = run(capsys, "--db", str(db_path), "stats")
+    assert "No integrations yet" in out
+
+
+def test_the_environment_variable_chooses_the_database(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "from-env.duckdb"
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(target))
+    run(capsys, "import", str(PUBLIC_RECORDS), "--integration", "f")
+    assert target.exists()
+
+
+def test_python_dash_m_entry_point(db_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "bedrock_explorer", "--db", str(db_path), "stats", "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["integrations"] == []
