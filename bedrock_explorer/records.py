@@ -1,10 +1,11 @@
 """The Bedrock model invocation log schema: the only module that knows it.
 
 Why the parsing is SQL: a batch of raw lines goes to DuckDB as one Arrow string column and is
-parsed there with ``json_transform`` into exactly the fields we keep. That runs several times faster
-than ``json.loads`` per line (see ``bench/README.md``) and, as important, it is *privacy by
-construction*: the target type names only metadata and token counts, so prompt and response text is
-never materialised as a value anywhere — not in a table, not in Python, not in an error message.
+parsed there with one multi-path ``json_extract_string`` (one JSON parse per line) into exactly the
+fields we keep. That is several times faster than ``json.loads`` per line (see
+``bench/README.md``) and, as important, it is *privacy by construction*: the paths name only
+metadata and token counts, so prompt and response text is never materialised as a value anywhere —
+not in a table, not in Python, not in an error message.
 
 :func:`parse_line` runs the very same SQL over a one-line batch, so tests and callers that want a
 single record get exactly what an import would store.
@@ -24,10 +25,8 @@ Facts the SQL encodes (see ``shared/design.md`` and the fixtures):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import duckdb
 import numpy as np
@@ -35,73 +34,74 @@ import pyarrow as pa
 
 from bedrock_explorer import model_ids
 
-V = "VARCHAR"
+_B = "$.output.outputBodyJson"
+_METRICS = '"amazon-bedrock-invocationMetrics"'
+_GUARDRAIL = '"amazon-bedrock-guardrailAction"'
 
-#: The fields read from a response body object. Nothing here holds generated text.
-_BODY_OBJECT_TYPE: dict[str, Any] = {
-    "stopReason": V,
-    "stop_reason": V,
-    "completionReason": V,
-    "amazon-bedrock-guardrailAction": V,
-    "metrics": {"latencyMs": V},
-    "usage": {
-        "cacheDetails": [{"ttl": V, "inputTokens": V}],
-        "cache_creation": {"ephemeral_1h_input_tokens": V},
-    },
-    "choices": [{"finish_reason": V}],
-    "results": [{"completionReason": V}],
-    "outputs": [{"stop_reason": V}],
-    "images": [V],
-    "amazon-bedrock-invocationMetrics": {"invocationLatency": V, "firstByteLatency": V},
-}
+#: Every value read from a record: (name in the SQL, JSONPath). They are read with *one*
+#: ``json_extract_string`` call, i.e. one JSON parse per line, as text (so a non-numeric token count
+#: can be told from an absent one). Nothing here points at prompt or response text.
+#:
+#: The response body is an object for most operations and an array of stream chunks for
+#: InvokeModelWithResponseStream; both sets of paths are read and the inapplicable ones are NULL.
+#: Stream facts sit at known places: the invocation metrics in the last chunk (or the one before a
+#: trailing ``"[DONE]"``), the stop reason in the ``message_delta`` just before ``message_stop``,
+#: 1-hour cache writes in ``message_start``.
+PATHS: tuple[tuple[str, str], ...] = (
+    ("schema_type", "$.schemaType"),
+    ("schema_version", "$.schemaVersion"),
+    ("ts_text", "$.timestamp"),
+    ("account_id", "$.accountId"),
+    ("region", "$.region"),
+    ("request_id_text", "$.requestId"),
+    ("operation", "$.operation"),
+    ("model_id_text", "$.modelId"),
+    ("inference_region", "$.inferenceRegion"),
+    ("error_code", "$.errorCode"),
+    ("identity_arn", "$.identity.arn"),
+    ("metadata_json", "$.requestMetadata"),
+    ("input_text", "$.input.inputTokenCount"),
+    ("cache_read_text", "$.input.cacheReadInputTokenCount"),
+    ("cache_write_text", "$.input.cacheWriteInputTokenCount"),
+    ("input_s3", "$.input.inputBodyS3Path"),
+    ("images_text", "$.input.inputBodyJson.imageGenerationConfig.numberOfImages"),
+    ("output_text", "$.output.outputTokenCount"),
+    ("output_s3", "$.output.outputBodyS3Path"),
+    # response body object
+    ("b_stop_reason", f"{_B}.stopReason"),
+    ("b_stop_reason2", f"{_B}.stop_reason"),
+    ("b_completion", f"{_B}.completionReason"),
+    ("b_finish", f"{_B}.choices[0].finish_reason"),
+    ("b_result_completion", f"{_B}.results[0].completionReason"),
+    ("b_output_stop", f"{_B}.outputs[0].stop_reason"),
+    ("b_guardrail", f"{_B}.{_GUARDRAIL}"),
+    ("b_latency", f"{_B}.metrics.latencyMs"),
+    ("b_cache_details", f"{_B}.usage.cacheDetails"),
+    ("b_cw1h", f"{_B}.usage.cache_creation.ephemeral_1h_input_tokens"),
+    ("b_metrics_latency", f"{_B}.{_METRICS}.invocationLatency"),
+    ("b_metrics_first_byte", f"{_B}.{_METRICS}.firstByteLatency"),
+    # response body as an array of stream chunks
+    ("s1_latency", f"{_B}[#-1].{_METRICS}.invocationLatency"),
+    ("s2_latency", f"{_B}[#-2].{_METRICS}.invocationLatency"),
+    ("s1_first_byte", f"{_B}[#-1].{_METRICS}.firstByteLatency"),
+    ("s2_first_byte", f"{_B}[#-2].{_METRICS}.firstByteLatency"),
+    ("s2_delta_stop", f"{_B}[#-2].delta.stop_reason"),
+    ("s3_delta_stop", f"{_B}[#-3].delta.stop_reason"),
+    ("s1_stop", f"{_B}[#-1].stop_reason"),
+    ("s1_completion", f"{_B}[#-1].completionReason"),
+    ("s1_finish", f"{_B}[#-1].choices[0].finish_reason"),
+    ("s2_finish", f"{_B}[#-2].choices[0].finish_reason"),
+    ("s0_cw1h", f"{_B}[0].message.usage.cache_creation.ephemeral_1h_input_tokens"),
+    ("s1_guardrail", f"{_B}[#-1].{_GUARDRAIL}"),
+    ("s2_guardrail", f"{_B}[#-2].{_GUARDRAIL}"),
+)
 
-#: One stream chunk of InvokeModelWithResponseStream. Non-object chunks become all-NULL structs.
-_STREAM_CHUNK_TYPE: dict[str, Any] = {
-    "delta": {"stop_reason": V},
-    "stop_reason": V,
-    "completionReason": V,
-    "choices": [{"finish_reason": V}],
-    "message": {"usage": {"cache_creation": {"ephemeral_1h_input_tokens": V}}},
-    "amazon-bedrock-invocationMetrics": {"invocationLatency": V, "firstByteLatency": V},
-    "amazon-bedrock-guardrailAction": V,
-}
-
-#: Token counts are read as text so that a non-numeric value can be told from an absent one.
-LINE_TYPE: dict[str, Any] = {
-    "schemaType": V,
-    "schemaVersion": V,
-    "timestamp": V,
-    "accountId": V,
-    "region": V,
-    "requestId": V,
-    "operation": V,
-    "modelId": V,
-    "inferenceRegion": V,
-    "errorCode": V,
-    "identity": {"arn": V},
-    "requestMetadata": "MAP(VARCHAR, VARCHAR)",
-    "input": {
-        "inputTokenCount": V,
-        "cacheReadInputTokenCount": V,
-        "cacheWriteInputTokenCount": V,
-        "inputBodyS3Path": V,
-        "inputBodyJson": {"imageGenerationConfig": {"numberOfImages": V}},
-    },
-    "output": {
-        "outputTokenCount": V,
-        "outputBodyS3Path": V,
-        "outputBodyJson": _BODY_OBJECT_TYPE,
-    },
-}
-
-STREAM_LINE_TYPE: dict[str, Any] = {"output": {"outputBodyJson": [_STREAM_CHUNK_TYPE]}}
-
-#: (column, SQL path into the transformed record, name shown in a quarantine reason)
+#: (column, the value read, name shown in a quarantine reason)
 TOKEN_FIELDS: tuple[tuple[str, str, str], ...] = (
-    ("input_tokens", "r.input.inputTokenCount", "input.inputTokenCount"),
-    ("output_tokens", "r.output.outputTokenCount", "output.outputTokenCount"),
-    ("cache_read_tokens", "r.input.cacheReadInputTokenCount", "input.cacheReadInputTokenCount"),
-    ("cache_write_tokens", "r.input.cacheWriteInputTokenCount", "input.cacheWriteInputTokenCount"),
+    ("input_tokens", "input_text", "input.inputTokenCount"),
+    ("output_tokens", "output_text", "output.outputTokenCount"),
+    ("cache_read_tokens", "cache_read_text", "input.cacheReadInputTokenCount"),
+    ("cache_write_tokens", "cache_write_text", "input.cacheWriteInputTokenCount"),
 )
 
 #: The ``reason`` of a blank line: not a record, not an error either; neither stored nor
@@ -123,10 +123,6 @@ INVOCATION_COLUMNS: tuple[str, ...] = (
     "operation",
     "model_id",
     "identity_arn",
-    "principal_type",
-    "principal_account",
-    "principal_name",
-    "session_name",
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
@@ -148,147 +144,147 @@ def _sql_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _build_parse_sql() -> str:
+def _build_parse_sql(tolerant: bool) -> str:
     """The SELECT that turns ``raw_batch(seq, ref, line)`` into parsed rows plus a ``reason``.
 
     ``reason`` is NULL for a good record and names the problem otherwise; it is built only from
     field names and fixed words, never from the line's content.
+
+    ``tolerant`` wraps the JSON parse in ``try()`` so that malformed JSON becomes a reason instead
+    of an error. It costs ~8% of the parse, so writers first run the strict form (which fails
+    only on malformed JSON: a missing or mistyped field is a NULL either way) and retry a failed
+    batch tolerantly.
     """
-    line_type = _sql_literal(json.dumps(LINE_TYPE))
-    stream_type = _sql_literal(json.dumps(STREAM_LINE_TYPE))
-    token_casts = ",\n".join(
-        f"try_cast({path} AS BIGINT) AS {col}, {path} IS NOT NULL AS {col}_present"
-        for col, path, _ in TOKEN_FIELDS
+    wrap = "try" if tolerant else ""
+    paths = "[" + ", ".join(_sql_literal(path) for _, path in PATHS) + "]"
+    values = ",\n        ".join(f"v[{i}] AS {name}" for i, (name, _) in enumerate(PATHS, 1))
+    known = " AND ".join(
+        f"{name} IS NULL" for name in ("schema_type", "ts_text", "request_id_text", "model_id_text")
     )
-    token_checks = "\n".join(
-        f"WHEN {col}_present AND {col} IS NULL THEN 'non-numeric {label}'\n"
-        f"WHEN {col} < 0 THEN 'negative {label}'"
-        for col, _, label in TOKEN_FIELDS
+    token_casts = ",\n        ".join(
+        f"try_cast({text} AS BIGINT) AS {col}" for col, text, _ in TOKEN_FIELDS
+    )
+    token_checks = "\n            ".join(
+        f"WHEN {text} IS NOT NULL AND {col} IS NULL THEN 'non-numeric {label}'\n"
+        f"            WHEN {col} < 0 THEN 'negative {label}'"
+        for col, text, label in TOKEN_FIELDS
     )
     return f"""
 WITH j AS (
-    SELECT seq, ref, line, try(json_transform(line, {line_type})) AS r
+    SELECT seq, ref, line, {wrap}(json_extract_string(line, {paths})) AS v
     FROM raw_batch
 ),
 k AS (
-    SELECT seq, ref, r,
-        -- Only lines that failed to parse pay for finding out why (CASE is lazy in DuckDB).
-        CASE WHEN r IS NULL THEN
-            CASE WHEN regexp_full_match(line, '\\s*') THEN '{BLANK}'
-                 WHEN json_valid(line) THEN 'not a JSON object'
-                 ELSE 'not valid JSON (malformed or truncated line)' END
-        END AS json_problem,
-        CASE WHEN r.operation = 'InvokeModelWithResponseStream'
-             THEN try(json_transform(line, {stream_type})).output.outputBodyJson
-        END AS chunks,
-        -- Bedrock writes UTC with a Z; any other offset goes the slower, zone-aware way.
-        coalesce(
-            try_cast(CASE WHEN ends_with(r.timestamp, 'Z') THEN r.timestamp END AS TIMESTAMP),
-            try_cast(r.timestamp AS TIMESTAMPTZ) AT TIME ZONE 'UTC') AS ts,
-        {token_casts},
-        regexp_extract(r.identity.arn,
-            '^arn:aws[a-z-]*:(?:iam|sts)::([^:]*):([a-z-]+)(?:/(.*))?$',
-            ['acct', 'kind', 'rest']) AS who
+    SELECT seq, ref, line, v,
+        {values}
     FROM j
 ),
 p AS (
     SELECT *,
-        CASE
-            WHEN json_problem IS NOT NULL THEN json_problem
-            WHEN r.schemaType IS NULL AND r.requestId IS NULL AND r.timestamp IS NULL
-                AND r.modelId IS NULL THEN 'not an invocation log record (no known field)'
-            WHEN r.schemaType IS NOT NULL AND r.schemaType <> 'ModelInvocationLog'
-                THEN 'not a model invocation log record (schemaType)'
-            WHEN coalesce(trim(r.requestId), '') = '' THEN 'missing requestId'
-            WHEN r.timestamp IS NULL THEN 'missing timestamp'
-            WHEN ts IS NULL THEN 'impossible or unreadable timestamp'
-            WHEN coalesce(trim(r.modelId), '') = '' THEN 'missing modelId'
-            {token_checks}
-        END AS reason,
+        -- Bedrock writes UTC with a Z; any other offset goes the slower, zone-aware way.
         coalesce(
-            r.output.outputBodyJson.stopReason,
-            r.output.outputBodyJson.stop_reason,
-            r.output.outputBodyJson.completionReason,
-            r.output.outputBodyJson.choices[1].finish_reason,
-            r.output.outputBodyJson.results[1].completionReason,
-            r.output.outputBodyJson.outputs[1].stop_reason,
-            list_filter(list_transform(chunks, lambda c: coalesce(
-                c.delta.stop_reason, c.stop_reason, c.completionReason,
-                c.choices[1].finish_reason)), lambda s: s IS NOT NULL)[-1]
-        ) AS stop_reason_any,
-        coalesce(
-            r.output.outputBodyJson."amazon-bedrock-guardrailAction" = 'INTERVENED', false)
-        OR coalesce(list_bool_or(list_transform(chunks,
-            lambda c: c."amazon-bedrock-guardrailAction" = 'INTERVENED')), false)
-            AS guardrail_flag,
-        coalesce(
-            try_cast(list_sum(list_transform(
-                list_filter(r.output.outputBodyJson.usage.cacheDetails, lambda d: d.ttl = '1h'),
-                lambda d: try_cast(d.inputTokens AS BIGINT))) AS BIGINT),
-            try_cast(r.output.outputBodyJson.usage.cache_creation.ephemeral_1h_input_tokens
-                AS BIGINT),
-            list_max(list_transform(chunks, lambda c: try_cast(
-                c.message.usage.cache_creation.ephemeral_1h_input_tokens AS BIGINT))),
-            0) AS cw1h_reported,
-        list_filter(chunks, lambda c: c."amazon-bedrock-invocationMetrics" IS NOT NULL)[-1]
-            ."amazon-bedrock-invocationMetrics" AS stream_metrics
+            try_cast(CASE WHEN ends_with(ts_text, 'Z') THEN ts_text END AS TIMESTAMP),
+            try_cast(ts_text AS TIMESTAMPTZ) AT TIME ZONE 'UTC') AS ts,
+        {token_casts},
+        coalesce(b_stop_reason, b_stop_reason2, b_completion, b_finish, b_result_completion,
+                 b_output_stop, s2_delta_stop, s3_delta_stop, s1_stop, s1_completion, s1_finish,
+                 s2_finish) AS stop_reason
     FROM k
+),
+q AS (
+    SELECT *,
+        CASE
+            -- Only lines that failed to parse pay for finding out why (CASE is lazy in DuckDB).
+            WHEN v IS NULL THEN
+                CASE WHEN regexp_full_match(line, '\\s*') THEN '{BLANK}'
+                     WHEN json_valid(line) THEN 'not a JSON object'
+                     ELSE 'not valid JSON (malformed or truncated line)' END
+            WHEN {known} THEN 'not an invocation log record (no known field)'
+            WHEN schema_type IS NOT NULL AND schema_type <> 'ModelInvocationLog'
+                THEN 'not a model invocation log record (schemaType)'
+            WHEN coalesce(trim(request_id_text), '') = '' THEN 'missing requestId'
+            WHEN ts_text IS NULL THEN 'missing timestamp'
+            WHEN ts IS NULL THEN 'impossible or unreadable timestamp'
+            WHEN coalesce(trim(model_id_text), '') = '' THEN 'missing modelId'
+            {token_checks}
+        END AS reason
+    FROM p
 )
 SELECT
     seq, ref, reason,
-    trim(r.requestId) AS request_id,
+    trim(request_id_text) AS request_id,
     ts,
-    r.accountId AS account_id,
-    r.region AS region,
-    r.inferenceRegion AS inference_region,
-    r.operation AS operation,
-    trim(r.modelId) AS model_id,
-    r.identity.arn AS identity_arn,
+    account_id,
+    region,
+    inference_region,
+    operation,
+    trim(model_id_text) AS model_id,
+    identity_arn,
+    coalesce(input_tokens, 0) AS input_tokens,
+    coalesce(output_tokens, 0) AS output_tokens,
+    coalesce(cache_read_tokens, 0) AS cache_read_tokens,
+    coalesce(cache_write_tokens, 0) AS cache_write_tokens,
+    least(coalesce(cache_write_tokens, 0), coalesce(
+        CASE WHEN b_cache_details IS NOT NULL THEN try_cast(list_sum(list_transform(
+            list_filter(try(json_transform(b_cache_details,
+                                           '[{{"ttl": "VARCHAR", "inputTokens": "BIGINT"}}]')),
+                        lambda d: d.ttl = '1h'),
+            lambda d: d.inputTokens)) AS BIGINT) END,
+        try_cast(b_cw1h AS BIGINT),
+        try_cast(s0_cw1h AS BIGINT),
+        0)) AS cache_write_1h_tokens,
+    try_cast(images_text AS INTEGER) AS image_count,
+    stop_reason,
+    CASE
+        WHEN error_code IS NOT NULL THEN '{OUTCOME_ERROR}'
+        WHEN stop_reason = 'guardrail_intervened'
+            OR 'INTERVENED' IN (b_guardrail, s1_guardrail, s2_guardrail)
+            THEN '{OUTCOME_GUARDRAIL}'
+        ELSE '{OUTCOME_SUCCESS}'
+    END AS outcome,
+    error_code,
+    try_cast(coalesce(b_latency, b_metrics_latency, s1_latency, s2_latency) AS BIGINT)
+        AS latency_ms,
+    try_cast(coalesce(b_metrics_first_byte, s1_first_byte, s2_first_byte) AS BIGINT)
+        AS first_byte_latency_ms,
+    (input_s3 IS NOT NULL OR output_s3 IS NOT NULL) AS body_offloaded,
+    CASE WHEN starts_with(metadata_json, '{{')
+         THEN try(json_transform(metadata_json, '"MAP(VARCHAR, VARCHAR)"')) END
+        AS request_metadata,
+    schema_version
+FROM q
+"""
+
+
+#: Splits ``identity.arn`` (from a relation ``arns(identity_arn)``) into principal type, account,
+#: role or user name and session. It runs once per distinct ARN to fill the ``identities``
+#: dimension, not once per invocation: a gateway role has many sessions, but far fewer than calls.
+IDENTITY_SQL = """
+SELECT identity_arn,
     CASE WHEN who.kind IN ('user', 'assumed-role', 'role', 'root', 'federated-user')
          THEN who.kind ELSE 'unknown' END AS principal_type,
     nullif(who.acct, '') AS principal_account,
     CASE who.kind
         WHEN 'assumed-role' THEN split_part(who.rest, '/', 1)
         WHEN 'root' THEN 'root'
+        WHEN '' THEN NULL
         ELSE nullif(split_part(who.rest, '/', -1), '')
     END AS principal_name,
     CASE WHEN who.kind = 'assumed-role' AND position('/' IN who.rest) > 0
-         THEN substr(who.rest, position('/' IN who.rest) + 1) END AS session_name,
-    coalesce(input_tokens, 0) AS input_tokens,
-    coalesce(output_tokens, 0) AS output_tokens,
-    coalesce(cache_read_tokens, 0) AS cache_read_tokens,
-    coalesce(cache_write_tokens, 0) AS cache_write_tokens,
-    least(cw1h_reported, coalesce(cache_write_tokens, 0)) AS cache_write_1h_tokens,
-    coalesce(len(r.output.outputBodyJson.images),
-        try_cast(r.input.inputBodyJson.imageGenerationConfig.numberOfImages AS INTEGER))
-        AS image_count,
-    stop_reason_any AS stop_reason,
-    CASE
-        WHEN r.errorCode IS NOT NULL THEN '{OUTCOME_ERROR}'
-        WHEN guardrail_flag OR stop_reason_any = 'guardrail_intervened' THEN '{OUTCOME_GUARDRAIL}'
-        ELSE '{OUTCOME_SUCCESS}'
-    END AS outcome,
-    r.errorCode AS error_code,
-    coalesce(
-        try_cast(r.output.outputBodyJson.metrics.latencyMs AS BIGINT),
-        try_cast(stream_metrics.invocationLatency AS BIGINT),
-        try_cast(r.output.outputBodyJson."amazon-bedrock-invocationMetrics".invocationLatency
-            AS BIGINT)
-    ) AS latency_ms,
-    coalesce(
-        try_cast(stream_metrics.firstByteLatency AS BIGINT),
-        try_cast(r.output.outputBodyJson."amazon-bedrock-invocationMetrics".firstByteLatency
-            AS BIGINT)
-    ) AS first_byte_latency_ms,
-    (r.input.inputBodyS3Path IS NOT NULL OR r.output.outputBodyS3Path IS NOT NULL)
-        AS body_offloaded,
-    r.requestMetadata AS request_metadata,
-    r.schemaVersion AS schema_version
-FROM p
+         THEN substr(who.rest, position('/' IN who.rest) + 1) END AS session_name
+FROM (
+    SELECT identity_arn,
+        regexp_extract(identity_arn,
+            '^arn:aws[a-z-]*:(?:iam|sts)::([^:]*):([a-z-]+)(?:/(.*))?$',
+            ['acct', 'kind', 'rest']) AS who
+    FROM arns
+)
 """
 
-
-PARSE_SQL = _build_parse_sql()
+#: Parses every line; a line that is not valid JSON gets a reason.
+PARSE_SQL = _build_parse_sql(tolerant=True)
+#: Faster; raises ``duckdb.InvalidInputException`` if any line of the batch is not valid JSON.
+PARSE_SQL_STRICT = _build_parse_sql(tolerant=False)
 
 RAW_BATCH_SCHEMA = pa.schema(
     [("seq", pa.int64()), ("ref", pa.string()), ("line", pa.large_string())]
@@ -383,6 +379,10 @@ def parse_line(
         names = [d[0] for d in cur.description]
         (first,) = cur.fetchall()
         values = dict(zip(names, first, strict=True))
+        who = con.execute(
+            f"WITH arns AS (SELECT CAST(? AS VARCHAR) AS identity_arn) {IDENTITY_SQL}",
+            [values["identity_arn"]],
+        ).fetchall()[0]
         con.unregister("raw_batch")
     finally:
         if own:
@@ -390,5 +390,7 @@ def parse_line(
     if values["reason"] is not None:
         return ParseError(values["reason"])
     row = {c: values[c] for c in INVOCATION_COLUMNS}
+    row["principal_type"], row["principal_account"], row["principal_name"] = who[1:4]
+    row["session_name"] = who[4]
     row["request_metadata"] = dict(row["request_metadata"] or {})
     return InvocationRow(**row)

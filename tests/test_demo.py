@@ -70,20 +70,20 @@ def test_realistic_shape(demo_store: Store) -> None:
         for r in demo_store.con.execute("SELECT DISTINCT service_type FROM model_ids").fetchall()
     }
     assert {"text", "embeddings", "image"} <= services
+    # ~20 identities: 13 users and roles, plus one gateway role with a session per tenant user
     assert (
-        _one(demo_store, "SELECT count(DISTINCT principal_name) FROM invocations")
-        + _one(
+        _one(
             demo_store,
-            "SELECT count(DISTINCT session_name) FILTER (WHERE principal_name = "
-            "'llm-gateway') FROM invocations",
+            "SELECT count(DISTINCT principal_name) FROM invocations "
+            "JOIN identities USING (identity_arn)",
         )
-        // 4
-        >= 15
+        >= 13
     )
     assert (
         _one(
             demo_store,
             "SELECT count(DISTINCT session_name) FROM invocations "
+            "JOIN identities USING (identity_arn) "
             "WHERE principal_name = 'llm-gateway'",
         )
         >= 20

@@ -42,11 +42,7 @@ MIGRATIONS: Sequence[str] = (
         inference_region VARCHAR,
         operation VARCHAR,
         model_id VARCHAR NOT NULL,          -- verbatim; see model_ids for base model and routing
-        identity_arn VARCHAR,
-        principal_type VARCHAR NOT NULL,
-        principal_account VARCHAR,
-        principal_name VARCHAR,
-        session_name VARCHAR,
+        identity_arn VARCHAR,               -- see identities for principal, account, session
         input_tokens BIGINT NOT NULL,       -- excludes cache tokens, as Bedrock logs it
         output_tokens BIGINT NOT NULL,
         cache_read_tokens BIGINT NOT NULL,
@@ -73,6 +69,13 @@ MIGRATIONS: Sequence[str] = (
         service_type VARCHAR NOT NULL,
         resolved_by VARCHAR NOT NULL,       -- derived | aws | user
         updated_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE identities (
+        identity_arn VARCHAR PRIMARY KEY,
+        principal_type VARCHAR NOT NULL,    -- user | assumed-role | role | root | federated-user
+        principal_account VARCHAR,
+        principal_name VARCHAR,             -- role or user name
+        session_name VARCHAR                -- role session (gateways: one per end user)
     );
     CREATE TABLE quarantine (
         integration_id INTEGER NOT NULL,

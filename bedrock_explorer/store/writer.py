@@ -31,11 +31,33 @@ def write_batch(
     cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch
 ) -> BatchResult:
     """Parse and store ``batch`` for an integration inside one transaction."""
+    if batch.lines:
+        # Registered outside the transaction: an aborted transaction refuses even unregister().
+        cur.register(
+            "raw_batch", records.raw_batch_table(batch.lines, batch.refs, batch.first_line)
+        )
+    try:
+        try:
+            return _write_batch(cur, integration_id, batch, strict=True)
+        except duckdb.InvalidInputException as err:
+            if "json" not in str(err).lower():
+                raise
+            # A line is not valid JSON and the transaction rolled back: redo the batch with the
+            # tolerant parse, which gives that line a quarantine reason instead of an error.
+            return _write_batch(cur, integration_id, batch, strict=False)
+    finally:
+        cur.unregister("raw_batch")
+        cur.unregister("outcome")
+
+
+def _write_batch(
+    cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch, *, strict: bool
+) -> BatchResult:
     result = BatchResult(lines=len(batch.lines))
     cur.execute("BEGIN TRANSACTION")
     try:
         if batch.lines:
-            _write_rows(cur, integration_id, batch, result)
+            _write_rows(cur, integration_id, batch, result, strict)
         if batch.problems:
             result.quarantined += _quarantine_problems(cur, integration_id, batch)
         for key, value in batch.checkpoints.items():
@@ -51,39 +73,38 @@ def write_batch(
 
 
 def _write_rows(
-    cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch, result: BatchResult
+    cur: duckdb.DuckDBPyConnection,
+    integration_id: int,
+    batch: RawBatch,
+    result: BatchResult,
+    strict: bool,
 ) -> None:
-    cur.register("raw_batch", records.raw_batch_table(batch.lines, batch.refs, batch.first_line))
-    try:
-        good = _insert_parsed(cur, integration_id)
-        result.inserted = good - _delete_repeats(cur, integration_id)
-        result.duplicates = good - result.inserted
-        if good < len(batch.lines):
-            # Some lines were not records: blank or malformed. Only now pay for a second pass
-            # that says which, so the common all-good batch is parsed once.
-            outcome = cur.sql(
-                f"SELECT seq, ref, reason FROM ({records.PARSE_SQL}) "
-                "WHERE reason IS NOT NULL AND reason <> $blank",
-                params={"blank": records.BLANK},
-            ).to_arrow_table()
-            if outcome.num_rows:
-                cur.register("outcome", outcome)
-                try:
-                    result.quarantined = _quarantine(cur, integration_id, batch.source)
-                finally:
-                    cur.unregister("outcome")
-        if result.inserted:
-            _register_new_model_ids(cur)
-    finally:
-        cur.unregister("raw_batch")
+    parse_sql = records.PARSE_SQL_STRICT if strict else records.PARSE_SQL
+    good = _insert_parsed(cur, integration_id, parse_sql)
+    result.inserted = good - _delete_repeats(cur, integration_id)
+    result.duplicates = good - result.inserted
+    if good < len(batch.lines):
+        # Some lines were not records: blank or malformed. Only now pay for a second pass that
+        # says which, so the common all-good batch is parsed once.
+        outcome = cur.sql(
+            f"SELECT seq, ref, reason FROM ({records.PARSE_SQL}) "
+            "WHERE reason IS NOT NULL AND reason <> $blank",
+            params={"blank": records.BLANK},
+        ).to_arrow_table()
+        if outcome.num_rows:
+            cur.register("outcome", outcome)
+            result.quarantined = _quarantine(cur, integration_id, batch.source)
+    if result.inserted:
+        _register_new_model_ids(cur)
+        _register_new_identities(cur)
 
 
-def _insert_parsed(cur: duckdb.DuckDBPyConnection, integration_id: int) -> int:
+def _insert_parsed(cur: duckdb.DuckDBPyConnection, integration_id: int, parse_sql: str) -> int:
     """Append every good record of the batch, stamped with this transaction's time."""
     return cur.execute(
         f"""
         INSERT INTO invocations ({_COLS}, integration_id, ingested_at)
-        SELECT {_COLS}, ?, {_NOW} FROM ({records.PARSE_SQL}) WHERE reason IS NULL
+        SELECT {_COLS}, ?, {_NOW} FROM ({parse_sql}) WHERE reason IS NULL
         """,
         [integration_id],
     ).fetchall()[0][0]
@@ -154,6 +175,21 @@ def _quarantine(cur: duckdb.DuckDBPyConnection, integration_id: int, source: str
         """,
         [integration_id, source, integration_id, source],
     ).fetchall()[0][0]
+
+
+def _register_new_identities(cur: duckdb.DuckDBPyConnection) -> None:
+    """Add an ``identities`` row, split into principal and session, for each new identity ARN."""
+    cur.execute(
+        f"""
+        INSERT INTO identities
+        WITH arns AS (
+            SELECT DISTINCT i.identity_arn FROM invocations i
+            WHERE i.ingested_at = {_NOW} AND i.identity_arn IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM identities d WHERE d.identity_arn = i.identity_arn)
+        )
+        {records.IDENTITY_SQL}
+        """
+    )
 
 
 def _register_new_model_ids(cur: duckdb.DuckDBPyConnection) -> None:
