@@ -12,15 +12,18 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import pandas as pd
 from tqdm import tqdm
 
-from bedrock_explorer import __version__, demo
+from bedrock_explorer import __version__, demo, queries
 from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.ingest import ImportSummary, Progress, import_paths
+from bedrock_explorer.pricing import book
+from bedrock_explorer.pricing.units import Meter
 from bedrock_explorer.store import Store
 
 
@@ -133,7 +136,7 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, store: Store) -> int:
-    frame = store.integration_stats()
+    frame = queries.integration_stats(store)
     if args.json:
         _print_json({"database": str(store.path), "integrations": _records(frame)})
         return 0
@@ -154,6 +157,67 @@ def cmd_quarantine(args: argparse.Namespace, store: Store) -> int:
     else:
         _print_table(frame, "No quarantined lines.")
     return 0
+
+
+def cmd_prices_list(args: argparse.Namespace, store: Store) -> int:
+    book.ensure_compiled(store)
+    frame = queries.price_list(store, args.model)
+    if args.json:
+        _print_json(_records(frame))
+    else:
+        _print_table(frame, "No models seen yet: prices are compiled for the models in your logs.")
+    return 0
+
+
+def cmd_prices_unpriced(args: argparse.Namespace, store: Store) -> int:
+    book.ensure_compiled(store)
+    frame = queries.unpriced_models(store)
+    if args.json:
+        _print_json(_records(frame))
+    else:
+        _print_table(frame, "Every invocation is priced (or provisioned).")
+    return 0
+
+
+_METER_OPTIONS = {
+    "input": Meter.INPUT,
+    "output": Meter.OUTPUT,
+    "cache_read": Meter.CACHE_READ,
+    "cache_write": Meter.CACHE_WRITE,
+    "cache_write_1h": Meter.CACHE_WRITE_1H,
+    "image": Meter.IMAGE,
+}
+
+
+def cmd_prices_set(args: argparse.Namespace, store: Store) -> int:
+    prices = {
+        meter: Decimal(value)
+        for option, meter in _METER_OPTIONS.items()
+        if (value := getattr(args, option)) is not None
+    }
+    book.set_override(
+        store,
+        args.model,
+        prices,
+        effective_from=args.from_date,
+        routing_class=args.routing,
+        tier=args.tier,
+        note=args.note,
+    )
+    given = ", ".join(f"{m} {v}" for m, v in prices.items())
+    print(
+        f"Price set for {args.model} ({args.routing}, {args.tier}) from {args.from_date}: "
+        f"{given} (USD per 1M tokens; image per image). History before keeps its price."
+    )
+    return 0
+
+
+def _decimal(text: str) -> str:
+    try:
+        Decimal(text)
+    except InvalidOperation as err:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from err
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -198,6 +262,42 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("stats", help="per integration: invocations, date range, quarantined lines")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_stats)
+
+    prices = sub.add_parser("prices", help="the prices used, overrides, unpriced models")
+    psub = prices.add_subparsers(dest="prices_command", required=True, metavar="ACTION")
+    p = psub.add_parser("list", help="compiled prices per model id seen, with their source")
+    p.add_argument("--model", help="only model ids containing this text")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_prices_list)
+    p = psub.add_parser("unpriced", help="models seen without a price, with their token volume")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_prices_unpriced)
+    p = psub.add_parser(
+        "set", help="your own price from a date on (token prices per 1M tokens, images per image)"
+    )
+    p.add_argument("model", metavar="MODEL", help="base model id, e.g. amazon.nova-pro-v1:0")
+    for option in _METER_OPTIONS:
+        unit = "USD per image" if option == "image" else "USD per 1M tokens"
+        p.add_argument(
+            f"--{option.replace('_', '-')}", dest=option, type=_decimal, metavar="USD", help=unit
+        )
+    p.add_argument(
+        "--from",
+        dest="from_date",
+        required=True,
+        type=date.fromisoformat,
+        metavar="YYYY-MM-DD",
+        help="first day the price applies (UTC)",
+    )
+    p.add_argument(
+        "--routing",
+        default="any",
+        choices=("any", "regional", "global"),
+        help="regional = in-region and geo profiles (default: any)",
+    )
+    p.add_argument("--tier", default="standard", choices=("standard", "latency_optimized"))
+    p.add_argument("--note", help="why (shown as the price's note)")
+    p.set_defaults(func=cmd_prices_set)
 
     p = sub.add_parser("quarantine", help="malformed lines by reason, with a locator each")
     p.add_argument("--integration", metavar="NAME", help="only this integration")

@@ -16,6 +16,7 @@ from typing import TypeVar
 import pyarrow as pa
 
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.pricing import book
 from bedrock_explorer.raw import BatchResult, RawBatch
 from bedrock_explorer.sources import local_files
 from bedrock_explorer.store import Integration, Store
@@ -299,6 +300,7 @@ def import_paths(
     except BaseException as err:
         store.set_sync_status(integration.id, "error", str(err) or type(err).__name__)
         raise
+    book.ensure_compiled(store)  # new model ids get their price points
     summary.seconds = time.monotonic() - started
     store.set_sync_status(integration.id, "ok", summary.describe())
     return summary

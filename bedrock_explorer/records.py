@@ -65,6 +65,8 @@ PATHS: tuple[tuple[str, str], ...] = (
     ("cache_write_text", "$.input.cacheWriteInputTokenCount"),
     ("input_s3", "$.input.inputBodyS3Path"),
     ("images_text", "$.input.inputBodyJson.imageGenerationConfig.numberOfImages"),
+    ("latency_asked", "$.input.inputBodyJson.performanceConfig.latency"),
+    ("latency_served", f"{_B}.performanceConfig.latency"),
     ("output_text", "$.output.outputTokenCount"),
     ("output_s3", "$.output.outputBodyS3Path"),
     # response body object
@@ -108,6 +110,9 @@ TOKEN_FIELDS: tuple[tuple[str, str, str], ...] = (
 #: quarantined.
 BLANK = "blank line"
 
+TIER_STANDARD = "standard"
+TIER_LATENCY_OPTIMIZED = "latency_optimized"
+
 OUTCOME_SUCCESS = "success"
 OUTCOME_GUARDRAIL = "guardrail_intervened"
 OUTCOME_ERROR = "error"
@@ -129,6 +134,7 @@ INVOCATION_COLUMNS: tuple[str, ...] = (
     "cache_write_tokens",
     "cache_write_1h_tokens",
     "image_count",
+    "performance_tier",
     "stop_reason",
     "outcome",
     "error_code",
@@ -234,6 +240,10 @@ SELECT
         try_cast(s0_cw1h AS BIGINT),
         0)) AS cache_write_1h_tokens,
     try_cast(images_text AS INTEGER) AS image_count,
+    -- Served latency-optimized only when the response says so (above its quota Bedrock falls back
+    -- to, and bills, standard); the request's wish counts only when no response body was logged.
+    CASE WHEN coalesce(latency_served, latency_asked) = 'optimized'
+         THEN '{TIER_LATENCY_OPTIMIZED}' ELSE '{TIER_STANDARD}' END AS performance_tier,
     stop_reason,
     CASE
         WHEN error_code IS NOT NULL THEN '{OUTCOME_ERROR}'
@@ -344,6 +354,7 @@ class InvocationRow:
     cache_write_tokens: int
     cache_write_1h_tokens: int
     image_count: int | None
+    performance_tier: str
     stop_reason: str | None
     outcome: str
     error_code: str | None

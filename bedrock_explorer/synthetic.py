@@ -44,6 +44,7 @@ class RecordSpec:
     images: int | None = None
     embedding_dims: int | None = None
     offloaded: bool = False
+    latency_optimized: bool = False
     padding: str = ""  # extra prompt text, for benchmarks that need a given record size
 
 
@@ -156,6 +157,9 @@ def make_record(spec: RecordSpec) -> dict[str, Any]:
             "inferenceConfig": {"maxTokens": 1024, "temperature": 0.5},
         }
         output_body: Any = _converse_output(spec)
+        if spec.latency_optimized:
+            input_body["performanceConfig"] = {"latency": "optimized"}
+            output_body["performanceConfig"] = {"latency": "optimized"}
     elif spec.images is not None:
         input_body = {
             "taskType": "TEXT_IMAGE",

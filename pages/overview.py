@@ -5,6 +5,7 @@ import streamlit as st
 
 from bedrock_explorer import demo, queries
 from bedrock_explorer.ingest import Progress
+from bedrock_explorer.pricing import book
 from pages._common import open_store, sidebar
 
 st.title("Bedrock Explorer")
@@ -26,8 +27,10 @@ with open_store() as store:
                 expanded=False,
             )
 
+    book.ensure_compiled(store)
     sidebar(store)
     totals = queries.overview_totals(store)
+    costs = queries.cost_totals(store)
     integrations = store.list_integrations()
 
     if not integrations:
@@ -45,9 +48,15 @@ with open_store() as store:
         st.stop()
 
     cols = st.columns(5)
-    cols[0].metric("Invocations", f"{totals['invocations']:,}")
-    cols[1].metric("Input tokens", f"{totals['input_tokens']:,}")
-    cols[2].metric("Output tokens", f"{totals['output_tokens']:,}")
+    cols[0].metric(
+        "Cost (USD)",
+        f"${costs['cost']:,.2f}",
+        help="On-demand list prices (or your overrides), per invocation and meter.",
+    )
+    cols[1].metric("Invocations", f"{totals['invocations']:,}")
+    cols[2].metric(
+        "Input / output tokens", f"{totals['input_tokens']:,} / {totals['output_tokens']:,}"
+    )
     cols[3].metric(
         "Cache read / write tokens",
         f"{totals['cache_read_tokens']:,} / {totals['cache_write_tokens']:,}",
@@ -58,12 +67,40 @@ with open_store() as store:
         help="Malformed log lines kept aside with their reason and location; "
         "never stored as data, never silently dropped.",
     )
+    if costs["unpriced_tokens"] or costs["unpriced_images"]:
+        st.warning(
+            f"**Unpriced usage:** {costs['unpriced_tokens']:,} tokens"
+            + (f" and {costs['unpriced_images']:,} images" if costs["unpriced_images"] else "")
+            + f" in {costs['invocations_with_unpriced_usage']:,} invocations have no known price "
+            "and are not in the cost above. See *Unpriced models* below, or set a price with "
+            "`python -m bedrock_explorer prices set MODEL --input … --from DATE`.",
+            icon=":material/price_change:",
+        )
+    if costs["provisioned_invocations"]:
+        st.info(
+            f"{costs['provisioned_invocations']:,} invocations ran on provisioned "
+            "throughput: billed per hour, not per token, so not in the cost above."
+        )
     if totals["first_ts"] is not None:
         st.caption(
             f"From {totals['first_ts']:%Y-%m-%d} to {totals['last_ts']:%Y-%m-%d %H:%M} UTC · "
             f"{totals['guardrail_blocks']:,} guardrail interventions · "
             f"{totals['errors']:,} failed invocations"
         )
+
+    daily_cost = queries.daily_cost_by_model(store)
+    if not daily_cost.empty:
+        fig = px.bar(
+            daily_cost,
+            x="day",
+            y="cost",
+            color="model",
+            title="Cost per day by model (USD)",
+            labels={"day": "Day (UTC)", "cost": "USD", "model": "Model"},
+            hover_data={"invocations": True, "unpriced_tokens": True},
+        )
+        fig.update_layout(legend={"orientation": "h", "y": -0.25}, height=460)
+        st.plotly_chart(fig, width="stretch")
 
     daily = queries.daily_tokens_by_model(store)
     if not daily.empty:
@@ -85,7 +122,19 @@ with open_store() as store:
         st.plotly_chart(fig, width="stretch")
 
     st.subheader("Integrations")
-    st.dataframe(store.integration_stats(), hide_index=True, width="stretch")
+    st.dataframe(queries.integration_stats(store), hide_index=True, width="stretch")
+
+    unpriced = queries.unpriced_models(store)
+    if not unpriced.empty:
+        st.subheader("Unpriced models")
+        st.caption(
+            "Usage with no known price, with its tokens and the reason. Never counted as $0."
+        )
+        st.dataframe(unpriced, hide_index=True, width="stretch")
+
+    st.subheader("Prices used")
+    st.caption("Per 1M tokens (images: per image), with where each rate came from.")
+    st.dataframe(queries.price_list(store), hide_index=True, width="stretch")
 
     st.subheader("Models seen")
     st.caption("The raw model id is kept as logged; base model and routing are derived from it.")

@@ -31,6 +31,9 @@ def test_first_start_loads_labelled_demo_data(app_db: Path) -> None:
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert int(metrics["Invocations"].replace(",", "")) > 40_000
+    assert float(metrics["Cost (USD)"].strip("$").replace(",", "")) > 100
+    # the demo's application inference profile is not resolved: shown as unpriced, with tokens
+    assert any("Unpriced usage" in w.value for w in at.warning)
     assert metrics["Quarantined lines"] == "15"
     assert any("demo data" in w.value for w in at.sidebar.warning)
     with Store(app_db) as store:

@@ -498,3 +498,14 @@ def test_parse_is_pure_and_timezone_independent() -> None:
     row = parse_line(line(), con)
     assert isinstance(row, InvocationRow)
     assert row.ts == datetime(2025, 6, 1, 12, 0, tzinfo=UTC).replace(tzinfo=None)
+
+
+def test_latency_optimized_is_what_the_response_says() -> None:
+    assert _parsed(line(latency_optimized=True)).performance_tier == "latency_optimized"
+    assert _parsed(line()).performance_tier == "standard"
+    record = json.loads(line(latency_optimized=True))
+    record["output"]["outputBodyJson"]["performanceConfig"]["latency"] = "standard"  # quota hit
+    assert _parsed(json.dumps(record)).performance_tier == "standard"
+    record = json.loads(line(latency_optimized=True, offloaded=True))
+    record["input"]["inputBodyJson"] = {"performanceConfig": {"latency": "optimized"}}
+    assert _parsed(json.dumps(record)).performance_tier == "latency_optimized"

@@ -125,8 +125,8 @@ class Store:
         cur.execute("SET TimeZone = 'UTC'")
         return cur
 
-    def query_df(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
-        """Run a parameterised query and return a DataFrame."""
+    def query_df(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
+        """Run a parameterised query (positional ``?`` or named ``$name``), return a DataFrame."""
         return self.con.execute(sql, params or []).df()
 
     # -- integrations --------------------------------------------------------------------------
@@ -228,25 +228,6 @@ class Store:
         return writer.write_batch(self.con, integration_id, batch)
 
     # -- figures -------------------------------------------------------------------------------
-    def integration_stats(self) -> pd.DataFrame:
-        """Per integration: invocations, date range, quarantined lines, last sync."""
-        return self.query_df(
-            """
-            SELECT i.name AS integration, i.kind, i.is_demo,
-                   coalesce(v.invocations, 0) AS invocations,
-                   v.first_ts AS first_invocation, v.last_ts AS last_invocation,
-                   coalesce(q.quarantined, 0) AS quarantined,
-                   i.last_sync_status, i.last_sync_finished_at, i.last_sync_message
-            FROM integrations i
-            LEFT JOIN (SELECT integration_id, count(*) AS invocations,
-                              min(ts) AS first_ts, max(ts) AS last_ts
-                       FROM invocations GROUP BY ALL) v ON v.integration_id = i.id
-            LEFT JOIN (SELECT integration_id, count(*) AS quarantined
-                       FROM quarantine GROUP BY ALL) q ON q.integration_id = i.id
-            ORDER BY i.name
-            """
-        )
-
     def quarantine_summary(self, integration_id: int | None = None) -> pd.DataFrame:
         """Quarantined lines grouped by reason (the locators are in the quarantine table)."""
         return self.query_df(

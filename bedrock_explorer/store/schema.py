@@ -49,6 +49,7 @@ MIGRATIONS: Sequence[str] = (
         cache_write_tokens BIGINT NOT NULL, -- all cache writes, 5-minute and 1-hour
         cache_write_1h_tokens BIGINT NOT NULL, -- the 1-hour part of cache_write_tokens
         image_count INTEGER,
+        performance_tier VARCHAR NOT NULL,  -- standard | latency_optimized
         stop_reason VARCHAR,
         outcome VARCHAR NOT NULL,           -- success | guardrail_intervened | error
         error_code VARCHAR,
@@ -94,6 +95,42 @@ MIGRATIONS: Sequence[str] = (
         cursor_value VARCHAR NOT NULL,
         updated_at TIMESTAMP NOT NULL,
         PRIMARY KEY (integration_id, cursor_key)
+    );
+    """,
+    # 2: pricing — layered rates with provenance, compiled into price_points (see pricing/book.py)
+    """
+    CREATE TABLE rates (
+        layer INTEGER NOT NULL,             -- 1 user, 2 AWS Price List, 3 genai-prices, 4 bundled
+        source VARCHAR NOT NULL,
+        source_url VARCHAR,
+        as_of DATE,
+        model_key VARCHAR NOT NULL,         -- base model id (or genai-prices' name for it)
+        routing_class VARCHAR NOT NULL,     -- regional | global | any
+        tier VARCHAR NOT NULL,              -- standard | latency_optimized
+        meter VARCHAR NOT NULL,             -- input | output | cache_read | cache_write | ...
+        usd_per_unit DECIMAL(24, 15) NOT NULL,  -- per ONE token or image, never per 1K/1M
+        unit VARCHAR NOT NULL,              -- token | image
+        min_input_tokens BIGINT NOT NULL,   -- > 0: long-context rate above this input size
+        effective_from DATE NOT NULL,
+        effective_to DATE,                  -- exclusive; NULL = still in force
+        note VARCHAR,
+        created_at TIMESTAMP NOT NULL
+    );
+    CREATE TABLE price_points (
+        model_id VARCHAR NOT NULL,
+        tier VARCHAR NOT NULL,
+        valid_from TIMESTAMP NOT NULL,
+        valid_to TIMESTAMP NOT NULL,        -- exclusive
+        status VARCHAR NOT NULL,            -- priced | unpriced | provisioned
+        pricing_key VARCHAR,
+        routing_class VARCHAR,
+        source VARCHAR,
+        reason VARCHAR,
+        input DOUBLE, output DOUBLE, cache_read DOUBLE, cache_write DOUBLE,
+        cache_write_1h DOUBLE, image DOUBLE,    -- USD per token / image; NULL = no rate
+        lc_threshold BIGINT,
+        lc_input DOUBLE, lc_output DOUBLE, lc_cache_read DOUBLE, lc_cache_write DOUBLE,
+        lc_cache_write_1h DOUBLE, lc_image DOUBLE
     );
     """,
 )

@@ -1,0 +1,479 @@
+"""Pricing: every trap from the issue, as a table of invocations with their published USD cost.
+
+Expected figures are computed by hand from AWS's public Bedrock pricing (per 1M tokens unless
+noted): Claude 3 Haiku $0.25/$1.25; Claude Sonnet 4.5 global $3/$15, in-region and geo $3.30/$16.50
+(cache read 0.1x, 5-minute write 1.25x, 1-hour write 2x input), above 200K input tokens 2x input
+and 1.5x output; Claude Haiku 4.5 global $1, regional $1.10 input; Claude Opus 4.5 global $5,
+regional $5.50 input; Claude 3.5 Haiku $0.80/$4 (latency-optimized $1/$5); Nova Pro $0.80/$3.20
+(latency-optimized $1/$4), cache read 0.25x, cache writes free; Nova Lite $0.06 in, Nova Micro $0.14
+out; Llama 3.3 70B $0.72/$0.72; Mistral Large (24.02) $4/$12; Cohere Embed English $0.10; Titan
+Embeddings V2 $0.02; AI21 Jamba-Instruct $0.50/$0.70; DeepSeek-V3 $0.58/$1.68; Titan Text Premier
+$0.50/$1.50; Nova Canvas $0.04 per standard image.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from bedrock_explorer import queries
+from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.pricing import book
+from bedrock_explorer.pricing.units import Meter, UnitPrice
+from bedrock_explorer.raw import RawBatch
+from bedrock_explorer.store import Store
+from tests.conftest import line
+
+M = 1_000_000
+SONNET45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
+
+# (name, RecordSpec overrides, expected USD, expected status)
+CASES: list[tuple[str, dict, float, str]] = [
+    (
+        "old model in-region",
+        dict(
+            model_id="anthropic.claude-3-haiku-20240307-v1:0", input_tokens=1000, output_tokens=500
+        ),
+        0.000875,
+        "priced",
+    ),
+    (
+        "old model geo = in-region",
+        dict(
+            model_id="us.anthropic.claude-3-haiku-20240307-v1:0",
+            input_tokens=1000,
+            output_tokens=500,
+        ),
+        0.000875,
+        "priced",
+    ),
+    (
+        "foundation-model ARN",
+        dict(
+            model_id="arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-3-haiku-20240307-v1:0",
+            input_tokens=1000,
+            output_tokens=500,
+        ),
+        0.000875,
+        "priced",
+    ),
+    # (100K input tokens: a million would cross the 200K long-context threshold)
+    (
+        "Sonnet 4.5 global input",
+        dict(model_id="global." + SONNET45, input_tokens=100_000, output_tokens=0),
+        0.30,
+        "priced",
+    ),
+    (
+        "Sonnet 4.5 geo input (10% more)",
+        dict(model_id="us." + SONNET45, input_tokens=100_000, output_tokens=0),
+        0.33,
+        "priced",
+    ),
+    (
+        "Sonnet 4.5 in-region input",
+        dict(model_id=SONNET45, input_tokens=100_000, output_tokens=0),
+        0.33,
+        "priced",
+    ),
+    (
+        "Sonnet 4.5 global output",
+        dict(model_id="global." + SONNET45, input_tokens=0, output_tokens=M),
+        15.00,
+        "priced",
+    ),
+    (
+        "Sonnet 4.5 eu geo output",
+        dict(model_id="eu." + SONNET45, input_tokens=0, output_tokens=M),
+        16.50,
+        "priced",
+    ),
+    (
+        "Haiku 4.5 global",
+        dict(
+            model_id="global.anthropic.claude-haiku-4-5-20251001-v1:0",
+            input_tokens=M,
+            output_tokens=0,
+        ),
+        1.00,
+        "priced",
+    ),
+    (
+        "Haiku 4.5 geo",
+        dict(
+            model_id="us.anthropic.claude-haiku-4-5-20251001-v1:0", input_tokens=M, output_tokens=0
+        ),
+        1.10,
+        "priced",
+    ),
+    (
+        "Opus 4.5 global",
+        dict(
+            model_id="global.anthropic.claude-opus-4-5-20251101-v1:0",
+            input_tokens=M,
+            output_tokens=0,
+        ),
+        5.00,
+        "priced",
+    ),
+    (
+        "Opus 4.5 geo",
+        dict(
+            model_id="us.anthropic.claude-opus-4-5-20251101-v1:0", input_tokens=M, output_tokens=0
+        ),
+        5.50,
+        "priced",
+    ),
+    (
+        "cache read + 5-minute write at their own rates",
+        dict(
+            model_id="us." + SONNET45,
+            input_tokens=100,
+            output_tokens=0,
+            cache_read_tokens=10_000,
+            cache_write_tokens=2_000,
+        ),
+        100 * 3.3e-6 + 10_000 * 0.33e-6 + 2_000 * 4.125e-6,
+        "priced",
+    ),
+    (
+        "1-hour cache write is 2x input",
+        dict(
+            model_id="global." + SONNET45,
+            input_tokens=0,
+            output_tokens=0,
+            cache_read_tokens=0,
+            cache_write_tokens=2_000,
+            cache_write_1h_tokens=2_000,
+        ),
+        2_000 * 6e-6,
+        "priced",
+    ),
+    (
+        "mixed 5-minute and 1-hour writes",
+        dict(
+            model_id="global." + SONNET45,
+            input_tokens=0,
+            output_tokens=0,
+            cache_read_tokens=0,
+            cache_write_tokens=3_000,
+            cache_write_1h_tokens=1_000,
+        ),
+        2_000 * 3.75e-6 + 1_000 * 6e-6,
+        "priced",
+    ),
+    (
+        "Claude 3.5 Haiku cache read and write",
+        dict(
+            model_id="anthropic.claude-3-5-haiku-20241022-v1:0",
+            input_tokens=0,
+            output_tokens=0,
+            cache_read_tokens=M,
+            cache_write_tokens=M,
+        ),
+        0.08 + 1.00,
+        "priced",
+    ),
+    (
+        "Nova Pro",
+        dict(model_id="amazon.nova-pro-v1:0", input_tokens=M, output_tokens=M),
+        4.00,
+        "priced",
+    ),
+    (
+        "Nova cache read is 0.25x input",
+        dict(model_id="amazon.nova-pro-v1:0", input_tokens=0, output_tokens=0, cache_read_tokens=M),
+        0.20,
+        "priced",
+    ),
+    (
+        "Nova cache writes are free",
+        dict(
+            model_id="us.amazon.nova-pro-v1:0",
+            input_tokens=0,
+            output_tokens=0,
+            cache_write_tokens=M,
+        ),
+        0.0,
+        "priced",
+    ),
+    (
+        "Nova Lite input",
+        dict(model_id="amazon.nova-lite-v1:0", input_tokens=M, output_tokens=0),
+        0.06,
+        "priced",
+    ),
+    (
+        "Nova Micro output via eu geo",
+        dict(model_id="eu.amazon.nova-micro-v1:0", input_tokens=0, output_tokens=M),
+        0.14,
+        "priced",
+    ),
+    (
+        "latency-optimized Claude 3.5 Haiku",
+        dict(
+            model_id="us.anthropic.claude-3-5-haiku-20241022-v1:0",
+            input_tokens=M,
+            output_tokens=M,
+            latency_optimized=True,
+        ),
+        6.00,
+        "priced",
+    ),
+    (
+        "latency-optimized Nova Pro",
+        dict(
+            model_id="us.amazon.nova-pro-v1:0",
+            input_tokens=M,
+            output_tokens=0,
+            latency_optimized=True,
+        ),
+        1.00,
+        "priced",
+    ),
+    (
+        "long context above 200K input",
+        dict(model_id="us." + SONNET45, input_tokens=250_000, output_tokens=1_000),
+        250_000 * 6.6e-6 + 1_000 * 24.75e-6,
+        "priced",
+    ),
+    (
+        "long context counts cache tokens",
+        dict(
+            model_id="us." + SONNET45,
+            input_tokens=50_000,
+            output_tokens=0,
+            cache_read_tokens=180_000,
+        ),
+        50_000 * 6.6e-6 + 180_000 * 0.66e-6,
+        "priced",
+    ),
+    (
+        "just below the long-context threshold",
+        dict(model_id="global." + SONNET45, input_tokens=200_000, output_tokens=0),
+        200_000 * 3e-6,
+        "priced",
+    ),
+    (
+        "Llama 3.3 70B",
+        dict(model_id="us.meta.llama3-3-70b-instruct-v1:0", input_tokens=M, output_tokens=M),
+        1.44,
+        "priced",
+    ),
+    (
+        "Mistral Large 24.02",
+        dict(model_id="mistral.mistral-large-2402-v1:0", input_tokens=M, output_tokens=M),
+        16.00,
+        "priced",
+    ),
+    (
+        "Cohere Embed English (bundled)",
+        dict(
+            model_id="cohere.embed-english-v3",
+            input_tokens=M,
+            output_tokens=0,
+            embedding_dims=4,
+            operation="InvokeModel",
+        ),
+        0.10,
+        "priced",
+    ),
+    (
+        "Titan Embeddings V2",
+        dict(
+            model_id="amazon.titan-embed-text-v2:0",
+            input_tokens=M,
+            output_tokens=0,
+            embedding_dims=4,
+            operation="InvokeModel",
+        ),
+        0.02,
+        "priced",
+    ),
+    (
+        "AI21 Jamba-Instruct (bundled)",
+        dict(model_id="ai21.jamba-instruct-v1:0", input_tokens=M, output_tokens=M),
+        1.20,
+        "priced",
+    ),
+    (
+        "DeepSeek-V3 (bundled)",
+        dict(model_id="deepseek.v3-v1:0", input_tokens=M, output_tokens=M),
+        2.26,
+        "priced",
+    ),
+    (
+        "Titan Text Premier (bundled)",
+        dict(model_id="amazon.titan-text-premier-v1:0", input_tokens=M, output_tokens=M),
+        2.00,
+        "priced",
+    ),
+    (
+        "Nova Canvas per image (bundled)",
+        dict(
+            model_id="amazon.nova-canvas-v1:0",
+            images=3,
+            operation="InvokeModel",
+            input_tokens=40,
+            output_tokens=0,
+        ),
+        0.12,
+        "priced",
+    ),
+    (
+        "a failed invocation costs nothing",
+        dict(
+            model_id="amazon.nova-pro-v1:0",
+            input_tokens=0,
+            output_tokens=0,
+            error_code="ThrottlingException",
+        ),
+        0.0,
+        "priced",
+    ),
+    (
+        "unknown model is unpriced",
+        dict(model_id="dummy-model-v1", input_tokens=320, output_tokens=300),
+        0.0,
+        "unpriced",
+    ),
+    (
+        "provisioned throughput",
+        dict(
+            model_id="arn:aws:bedrock:us-east-1:111122223333:provisioned-model/abc123",
+            input_tokens=5000,
+            output_tokens=100,
+        ),
+        0.0,
+        "provisioned",
+    ),
+    (
+        "unresolved application profile",
+        dict(
+            model_id="arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/x1",
+            input_tokens=5000,
+            output_tokens=100,
+        ),
+        0.0,
+        "unpriced",
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def priced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
+    store = Store(tmp_path_factory.mktemp("pricing") / "p.duckdb")
+    integ = store.add_integration("cases", "local")
+    lines = [line(request_id=f"case-{i}", **spec) for i, (_, spec, _, _) in enumerate(CASES)]
+    result = store.write_batch(integ.id, RawBatch("cases", lines))
+    assert result.inserted == len(CASES)
+    book.compile_price_points(store)
+    frame = store.query_df(f"SELECT * FROM ({queries.PRICED})")
+    return {r["request_id"]: r for r in frame.to_dict(orient="records")}
+
+
+def test_the_table_has_at_least_25_cases() -> None:
+    assert len(CASES) >= 25
+
+
+@pytest.mark.parametrize(("index", "case"), list(enumerate(CASES)), ids=[c[0] for c in CASES])
+def test_published_price(priced: dict[str, dict], index: int, case: tuple) -> None:
+    name, spec, expected, status = case
+    row = priced[f"case-{index}"]
+    assert row["price_status"] == status, row["price_reason"]
+    assert row["cost"] == pytest.approx(expected, abs=1e-9), name
+    if status == "unpriced":
+        assert row["unpriced_tokens"] == spec["input_tokens"] + spec["output_tokens"]
+        assert row["price_reason"]
+    elif status == "priced":
+        assert row["unpriced_tokens"] == 0
+        assert row["price_source"]
+
+
+def test_totals_show_unpriced_usage_with_its_tokens(priced: dict[str, dict]) -> None:
+    unpriced = sum(r["unpriced_tokens"] for r in priced.values())
+    assert unpriced == (320 + 300) + (5000 + 100)  # dummy model + application profile
+    assert sum(r["provisioned"] for r in priced.values()) == 1
+
+
+def test_a_price_override_reprices_history_at_once(store: Store) -> None:
+    integ = store.add_integration("x", "local")
+    store.write_batch(
+        integ.id,
+        RawBatch(
+            "f",
+            [
+                line(
+                    request_id="old",
+                    model_id="amazon.nova-pro-v1:0",
+                    input_tokens=M,
+                    output_tokens=0,
+                    ts=datetime(2025, 1, 10, tzinfo=UTC),
+                ),
+                line(
+                    request_id="new",
+                    model_id="amazon.nova-pro-v1:0",
+                    input_tokens=M,
+                    output_tokens=0,
+                    ts=datetime(2025, 3, 10, tzinfo=UTC),
+                ),
+            ],
+        ),
+    )
+    book.compile_price_points(store)
+    assert queries.cost_totals(store)["cost"] == pytest.approx(1.60)
+    # A negotiated price from March on: history before keeps the list price.
+    book.set_override(
+        store,
+        "amazon.nova-pro-v1:0",
+        {Meter.INPUT: Decimal("0.50")},
+        effective_from=date(2025, 3, 1),
+    )
+    costs = dict(store.con.execute(f"SELECT request_id, cost FROM ({queries.PRICED})").fetchall())
+    assert costs == {"old": pytest.approx(0.80), "new": pytest.approx(0.50)}
+    sources = store.con.execute(
+        "SELECT source FROM price_points WHERE model_id = 'amazon.nova-pro-v1:0' "
+        "AND tier = 'standard' ORDER BY valid_from"
+    ).fetchall()
+    assert "user override (input)" in sources[-1][0]
+    assert "user override" not in sources[0][0]
+    # A correction of everything, from the start: all history changes, no re-import.
+    book.set_override(
+        store,
+        "amazon.nova-pro-v1:0",
+        {Meter.INPUT: Decimal("0.70")},
+        effective_from=date(2000, 1, 1),
+    )
+    costs = dict(store.con.execute(f"SELECT request_id, cost FROM ({queries.PRICED})").fetchall())
+    assert costs == {"old": pytest.approx(0.70), "new": pytest.approx(0.50)}
+
+
+def test_unit_mistakes_are_impossible_by_construction() -> None:
+    assert UnitPrice.per_thousand_tokens("0.003") == UnitPrice.per_million_tokens("3")
+    assert UnitPrice.per_million_tokens(3).display == Decimal("3")
+    with pytest.raises(UserFacingError, match="per 1M tokens"):
+        UnitPrice(Decimal("3"), "token")  # $3 per single token: a per-1M figure given raw
+    with pytest.raises(UserFacingError):
+        UnitPrice.per_million_tokens(-1)
+
+
+def test_every_demo_and_fixture_invocation_is_priced_or_listed(tmp_path) -> None:
+    from bedrock_explorer.demo import load_demo
+    from bedrock_explorer.ingest import import_paths
+    from tests.conftest import FIXTURES
+
+    with Store(tmp_path / "all.duckdb") as store:
+        load_demo(store, days=7)
+        import_paths(store, [str(FIXTURES)], "fixtures")
+        book.compile_price_points(store)
+        frame = store.query_df(f"SELECT * FROM ({queries.PRICED})")
+        listed = set(queries.unpriced_models(store).model_id)
+    assert set(frame.price_status) <= {"priced", "unpriced", "provisioned"}
+    for row in frame.to_dict(orient="records"):
+        if row["price_status"] == "priced" and row["unpriced_tokens"] == 0:
+            assert row["price_source"]
+        else:
+            assert row["model_id"] in listed
+    assert "dummy-model-v1" in listed
