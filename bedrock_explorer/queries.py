@@ -12,38 +12,47 @@ import pandas as pd
 
 from bedrock_explorer.store import Store
 
-#: Every invocation with its price point and its cost per meter, in USD (DOUBLE). Rates live in
-#: ``price_points`` (compiled from the layered rates), joined by raw model id, performance tier
-#: and time, so a price correction re-prices history at the next query. A meter with usage but no
-#: rate contributes no dollars and its tokens are counted as *unpriced*: never a silent $0.
-PRICED = """
+#: Every invocation with what pricing needs: its model dimension, tier, UTC day (price points
+#: change only at midnight UTC), long-context flag and billable images.
+_USAGE = """
+SELECT i.*, m.base_model, m.routing, m.service_type, m.provider,
+    i.performance_tier AS tier,
+    date_trunc('day', i.ts) AS price_day,
+    coalesce(m.lc_threshold IS NOT NULL
+             AND i.input_tokens + i.cache_read_tokens + i.cache_write_tokens > m.lc_threshold,
+             false) AS long_context,
+    CASE WHEN m.service_type = 'image' AND i.outcome = 'success'
+         THEN coalesce(i.image_count, 1) ELSE 0 END AS images
+FROM invocations i LEFT JOIN model_ids m USING (model_id)
+"""
+
+
+def _rated(source: str) -> str:
+    """Price the rows of ``source`` — single invocations or pre-aggregated groups alike.
+
+    ``source`` must have ``model_id, tier, price_day, long_context, service_type`` and the token
+    meters and ``images`` (values or sums). Rates are constant within such a group, so the cost of
+    a sum is the sum of the costs: grouped queries aggregate first and price a few thousand rows
+    instead of millions. A meter with usage but no rate adds no dollars; its tokens are
+    *unpriced*, never a silent $0.
+    """
+    return f"""
 WITH j AS (
-    SELECT i.*, m.base_model, m.routing, m.service_type, m.provider,
+    SELECT s.*,
         coalesce(p.status, 'unpriced') AS price_status,
         p.source AS price_source,
         coalesce(p.reason, CASE WHEN p.status IS NULL THEN 'not priced yet' END) AS price_reason,
-        p.lc_threshold IS NOT NULL
-            AND i.input_tokens + i.cache_read_tokens + i.cache_write_tokens > p.lc_threshold
-            AS long_context,
-        p.input, p.output, p.cache_read, p.cache_write, p.cache_write_1h, p.image,
-        p.lc_input, p.lc_output, p.lc_cache_read, p.lc_cache_write, p.lc_cache_write_1h, p.lc_image
-    FROM invocations i
-    LEFT JOIN model_ids m USING (model_id)
+        CASE WHEN s.long_context THEN p.lc_input ELSE p.input END AS r_input,
+        CASE WHEN s.long_context THEN p.lc_output ELSE p.output END AS r_output,
+        CASE WHEN s.long_context THEN p.lc_cache_read ELSE p.cache_read END AS r_cache_read,
+        CASE WHEN s.long_context THEN p.lc_cache_write ELSE p.cache_write END AS r_cache_write,
+        CASE WHEN s.long_context THEN p.lc_cache_write_1h ELSE p.cache_write_1h END
+            AS r_cache_write_1h,
+        CASE WHEN s.long_context THEN coalesce(p.lc_image, p.image) ELSE p.image END AS r_image
+    FROM ({source}) s
     LEFT JOIN price_points p
-        ON p.model_id = i.model_id AND p.tier = i.performance_tier
-       AND i.ts >= p.valid_from AND i.ts < p.valid_to
-),
-r AS (
-    SELECT *,
-        CASE WHEN long_context THEN lc_input ELSE input END AS r_input,
-        CASE WHEN long_context THEN lc_output ELSE output END AS r_output,
-        CASE WHEN long_context THEN lc_cache_read ELSE cache_read END AS r_cache_read,
-        CASE WHEN long_context THEN lc_cache_write ELSE cache_write END AS r_cache_write,
-        CASE WHEN long_context THEN lc_cache_write_1h ELSE cache_write_1h END AS r_cache_write_1h,
-        CASE WHEN long_context THEN coalesce(lc_image, image) ELSE image END AS r_image,
-        CASE WHEN service_type = 'image' AND outcome = 'success'
-             THEN coalesce(image_count, 1) ELSE 0 END AS images
-    FROM j
+        ON p.model_id = s.model_id AND p.tier = s.tier
+       AND s.price_day >= p.valid_from AND s.price_day < p.valid_to
 )
 SELECT *,
     CASE WHEN price_status = 'priced' THEN input_tokens * r_input END AS input_cost,
@@ -78,8 +87,99 @@ SELECT *,
     CASE WHEN price_status = 'unpriced' OR (price_status = 'priced' AND r_image IS NULL)
          THEN images ELSE 0 END AS unpriced_images,
     price_status = 'provisioned' AS provisioned
-FROM r
+FROM j
 """
+
+
+#: Every invocation with its price and cost per meter (USD, DOUBLE): for detail rows and checks.
+#: Grouped figures go through :func:`grouped_cost`, which gives the same sums much faster.
+PRICED = _rated(_USAGE)
+
+_METERS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "images",
+)
+
+
+def grouped_cost(
+    store: Store,
+    dims: dict[str, str] | None = None,
+    *,
+    model_dims: dict[str, str] | None = None,
+    where: str = "TRUE",
+    params: list[object] | None = None,
+    model_where: str | None = None,
+    model_params: list[object] | None = None,
+    order_by: str | None = None,
+) -> pd.DataFrame:
+    """Cost, usage and unpriced volume grouped by ``dims`` and ``model_dims``.
+
+    ``dims`` map an alias to SQL over ``invocations`` columns; ``model_dims`` over ``model_ids``
+    columns (``m.base_model`` …); ``where`` / ``model_where`` filter each. They are SQL written in
+    this module, never user text: filter *values* travel in ``params`` / ``model_params``.
+
+    Why it is fast: prices are constant for a model id, tier and UTC day (long-context requests
+    aside), so invocations are first summed by those keys plus ``dims`` — no join on the big
+    table — and only the few thousand sums are joined to the model dimension and priced.
+    Long-context candidates (input above the smallest threshold any price has) are kept apart by
+    their exact size, which is cheap because such requests are rare.
+    """
+    dims = dims or {}
+    model_dims = model_dims or {}
+    threshold = store.con.execute(
+        "SELECT coalesce(min(lc_threshold), 9223372036854775807) FROM price_points"
+    ).fetchall()[0][0]
+    inner_dims = "".join(f"{expr} AS {alias}, " for alias, expr in dims.items())
+    sums = ", ".join(f"sum({m}) AS {m}" for m in _METERS if m != "images")
+    model_filter = (
+        f"AND model_id IN (SELECT m.model_id FROM model_ids m WHERE {model_where})"
+        if model_where
+        else ""
+    )
+    inner = f"""
+        SELECT {inner_dims} model_id, performance_tier AS tier, date_trunc('day', ts) AS price_day,
+            CASE WHEN input_tokens + cache_read_tokens + cache_write_tokens > ?
+                 THEN input_tokens + cache_read_tokens + cache_write_tokens ELSE 0 END AS lc_size,
+            count(*) AS invocations, {sums},
+            sum(CASE WHEN outcome = 'success' THEN coalesce(image_count, 1) ELSE 0 END)
+                AS success_images
+        FROM invocations
+        WHERE ({where}) {model_filter}
+        GROUP BY ALL
+    """
+    outer_model_dims = "".join(f"{expr} AS {alias}, " for alias, expr in model_dims.items())
+    source = f"""
+        SELECT a.*, {outer_model_dims} m.service_type,
+            coalesce(m.lc_threshold IS NOT NULL AND a.lc_size > m.lc_threshold, false)
+                AS long_context,
+            CASE WHEN m.service_type = 'image' THEN a.success_images ELSE 0 END AS images
+        FROM ({inner}) a LEFT JOIN model_ids m USING (model_id)
+    """
+    aliases = [*dims, *model_dims]
+    select_dims = "".join(f"{alias}, " for alias in aliases)
+    group = f"GROUP BY {', '.join(aliases)}" if aliases else ""
+    outer_sums = ", ".join(f"sum({m}) AS {m}" for m in _METERS)
+    sql = f"""
+        SELECT {select_dims}
+            sum(invocations) AS invocations,
+            coalesce(sum(cost), 0) AS cost,
+            coalesce(sum(unpriced_tokens), 0) AS unpriced_tokens,
+            coalesce(sum(unpriced_images), 0) AS unpriced_images,
+            coalesce(sum(invocations) FILTER (WHERE unpriced_tokens > 0 OR unpriced_images > 0),
+                     0) AS invocations_with_unpriced_usage,
+            coalesce(sum(invocations) FILTER (WHERE provisioned), 0) AS provisioned_invocations,
+            {outer_sums},
+            string_agg(DISTINCT price_reason, '; ') AS price_reasons,
+            string_agg(DISTINCT price_status, ', ') AS price_statuses
+        FROM ({_rated(source)}) r
+        {group}
+        {"ORDER BY " + order_by if order_by else ""}
+    """
+    return store.query_df(sql, [threshold, *(params or []), *(model_params or [])])
 
 
 def overview_totals(store: Store) -> dict[str, object]:
@@ -119,85 +219,94 @@ def overview_totals(store: Store) -> dict[str, object]:
 
 def cost_totals(store: Store, since: datetime | None = None) -> dict[str, object]:
     """Total cost with what could not be priced, the way every view must show it."""
-    row = store.con.execute(
-        f"""
-        SELECT count(*) AS invocations,
-               coalesce(sum(cost), 0) AS cost,
-               coalesce(sum(unpriced_tokens), 0) AS unpriced_tokens,
-               coalesce(sum(unpriced_images), 0) AS unpriced_images,
-               count(*) FILTER (WHERE unpriced_tokens > 0 OR unpriced_images > 0)
-                   AS invocations_with_unpriced_usage,
-               count(*) FILTER (WHERE provisioned) AS provisioned_invocations
-        FROM ({PRICED}) WHERE ? IS NULL OR ts >= ?
-        """,
-        [since, since],
-    ).fetchall()[0]
-    names = [
+    frame = grouped_cost(store, where="? IS NULL OR ts >= ?", params=[since, since])
+    row = frame.iloc[0].to_dict()
+    keys = (
         "invocations",
         "cost",
         "unpriced_tokens",
         "unpriced_images",
         "invocations_with_unpriced_usage",
         "provisioned_invocations",
-    ]
-    return dict(zip(names, row, strict=True))
+    )
+    return {k: (0 if pd.isna(row[k]) else row[k]) for k in keys}
 
 
 def daily_cost_by_model(store: Store, since: datetime | None = None) -> pd.DataFrame:
     """Per UTC day and model: cost, invocations and unpriced tokens."""
-    return store.query_df(
-        f"""
-        SELECT date_trunc('day', ts) AS day,
-               coalesce(base_model, model_id) AS model,
-               count(*) AS invocations,
-               sum(cost) AS cost,
-               sum(unpriced_tokens) AS unpriced_tokens
-        FROM ({PRICED})
-        WHERE ? IS NULL OR ts >= ?
-        GROUP BY ALL ORDER BY day, model
-        """,
-        [since, since],
+    frame = grouped_cost(
+        store,
+        {"day": "date_trunc('day', ts)"},
+        model_dims={"model": "coalesce(m.base_model, a.model_id)"},
+        where="? IS NULL OR ts >= ?",
+        params=[since, since],
+        order_by="day, model",
     )
+    return frame[["day", "model", "invocations", "cost", "unpriced_tokens"]]
 
 
 def unpriced_models(store: Store) -> pd.DataFrame:
     """Models seen without a (complete) price, with their token volume and the reason."""
-    return store.query_df(
-        f"""
-        SELECT model_id, coalesce(base_model, '') AS base_model, routing, performance_tier AS tier,
-               price_status AS status,
-               coalesce(price_reason, 'a meter with usage has no rate') AS reason,
-               count(*) AS invocations,
-               sum(unpriced_tokens) AS unpriced_tokens,
-               sum(unpriced_images) AS unpriced_images
-        FROM ({PRICED})
-        WHERE unpriced_tokens > 0 OR unpriced_images > 0 OR price_status <> 'priced'
-        GROUP BY ALL ORDER BY unpriced_tokens DESC
-        """
+    frame = grouped_cost(
+        store,
+        {"raw_model_id": "model_id", "perf_tier": "performance_tier"},
+        # (aliases differ from model_ids' own column names, which DuckDB would confuse)
+        model_dims={"model_base": "coalesce(m.base_model, '')", "model_routing": "m.routing"},
+        order_by="unpriced_tokens DESC",
     )
+    frame = frame[
+        (frame.unpriced_tokens > 0)
+        | (frame.unpriced_images > 0)
+        | (frame.price_statuses != "priced")
+    ]
+    frame = frame.assign(
+        model_id=frame.raw_model_id,
+        base_model=frame.model_base,
+        routing=frame.model_routing,
+        tier=frame.perf_tier,
+        status=frame.price_statuses,
+        reason=frame.price_reasons.fillna("a meter with usage has no rate"),
+    )
+    columns = [
+        "model_id",
+        "base_model",
+        "routing",
+        "tier",
+        "status",
+        "reason",
+        "invocations",
+        "unpriced_tokens",
+        "unpriced_images",
+    ]
+    return frame[columns].reset_index(drop=True)
 
 
 def integration_stats(store: Store) -> pd.DataFrame:
     """Per integration: invocations, cost, date range, quarantined lines, last sync."""
-    return store.query_df(
-        f"""
-        SELECT i.name AS integration, i.kind, i.is_demo,
-               coalesce(v.invocations, 0) AS invocations,
-               round(coalesce(v.cost, 0), 2) AS cost_usd,
-               coalesce(v.unpriced_tokens, 0) AS unpriced_tokens,
-               v.first_ts AS first_invocation, v.last_ts AS last_invocation,
-               coalesce(q.quarantined, 0) AS quarantined,
-               i.last_sync_status, i.last_sync_finished_at, i.last_sync_message
-        FROM integrations i
-        LEFT JOIN (SELECT integration_id, count(*) AS invocations,
-                          sum(cost) AS cost, sum(unpriced_tokens) AS unpriced_tokens,
-                          min(ts) AS first_ts, max(ts) AS last_ts
-                   FROM ({PRICED}) GROUP BY ALL) v ON v.integration_id = i.id
-        LEFT JOIN (SELECT integration_id, count(*) AS quarantined
-                   FROM quarantine GROUP BY ALL) q ON q.integration_id = i.id
-        ORDER BY i.name
-        """
-    )
+    costs = grouped_cost(store, {"integration_id": "integration_id"})
+    store.con.register("integration_costs", costs)
+    try:
+        return store.query_df(
+            """
+            SELECT i.name AS integration, i.kind, i.is_demo,
+                   coalesce(v.invocations, 0) AS invocations,
+                   round(coalesce(c.cost, 0), 2) AS cost_usd,
+                   coalesce(c.unpriced_tokens, 0) AS unpriced_tokens,
+                   v.first_ts AS first_invocation, v.last_ts AS last_invocation,
+                   coalesce(q.quarantined, 0) AS quarantined,
+                   i.last_sync_status, i.last_sync_finished_at, i.last_sync_message
+            FROM integrations i
+            LEFT JOIN (SELECT integration_id, count(*) AS invocations,
+                              min(ts) AS first_ts, max(ts) AS last_ts
+                       FROM invocations GROUP BY ALL) v ON v.integration_id = i.id
+            LEFT JOIN integration_costs c ON c.integration_id = i.id
+            LEFT JOIN (SELECT integration_id, count(*) AS quarantined
+                       FROM quarantine GROUP BY ALL) q ON q.integration_id = i.id
+            ORDER BY i.name
+            """
+        )
+    finally:
+        store.con.unregister("integration_costs")
 
 
 def price_list(store: Store, model_filter: str | None = None) -> pd.DataFrame:

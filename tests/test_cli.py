@@ -119,24 +119,46 @@ def test_prices_set_list_and_unpriced(capsys: pytest.CaptureFixture[str], db_pat
     assert (row["model_id"], row["unpriced_tokens"]) == ("dummy-model-v1", 620)
     code, out, _ = run(capsys, "--db", str(db_path), "stats", "--json")
     before = json.loads(out)["integrations"][0]["cost_usd"]
-    code, out, _ = run(capsys, "--db", str(db_path), "prices", "set", "dummy-model-v1",
-                       "--input", "1", "--output", "2", "--from", "2024-01-01")
+    code, out, _ = run(
+        capsys,
+        "--db",
+        str(db_path),
+        "prices",
+        "set",
+        "dummy-model-v1",
+        "--input",
+        "1",
+        "--output",
+        "2",
+        "--from",
+        "2024-01-01",
+    )
     assert code == 0 and "History before keeps its price" in out
     code, out, _ = run(capsys, "--db", str(db_path), "prices", "unpriced", "--json")
     assert json.loads(out) == []
     code, out, _ = run(capsys, "--db", str(db_path), "stats", "--json")
     after = json.loads(out)["integrations"][0]["cost_usd"]
     assert after == pytest.approx(before + 320 * 1e-6 + 300 * 2e-6, abs=0.006)
-    code, out, _ = run(capsys, "--db", str(db_path), "prices", "list", "--model", "dummy",
-                       "--json")
+    code, out, _ = run(capsys, "--db", str(db_path), "prices", "list", "--model", "dummy", "--json")
     before_price, priced = json.loads(out)
     assert before_price["status"] == "unpriced"
     assert before_price["valid_to"].startswith("2024-01-01")
     assert priced["input_per_m"] == 1.0 and "user override" in priced["source_or_reason"]
 
 
-def test_prices_set_refuses_a_per_token_figure(capsys: pytest.CaptureFixture[str],
-                                              db_path: Path) -> None:
-    code, _, err = run(capsys, "--db", str(db_path), "prices", "set", "amazon.nova-pro-v1:0",
-                       "--input", "3000", "--from", "2025-01-01")
+def test_prices_set_refuses_a_per_token_figure(
+    capsys: pytest.CaptureFixture[str], db_path: Path
+) -> None:
+    code, _, err = run(
+        capsys,
+        "--db",
+        str(db_path),
+        "prices",
+        "set",
+        "amazon.nova-pro-v1:0",
+        "--input",
+        "3000",
+        "--from",
+        "2025-01-01",
+    )
     assert code == 1 and "per 1M tokens" in err

@@ -477,3 +477,26 @@ def test_every_demo_and_fixture_invocation_is_priced_or_listed(tmp_path) -> None
         else:
             assert row["model_id"] in listed
     assert "dummy-model-v1" in listed
+
+
+def test_grouped_cost_agrees_with_the_per_invocation_sum_to_the_cent(tmp_path) -> None:
+    from bedrock_explorer.demo import load_demo
+
+    with Store(tmp_path / "agree.duckdb") as store:
+        load_demo(store, days=14)
+        detail = (
+            store.query_df(
+                f"SELECT date_trunc('day', ts) AS day, coalesce(base_model, model_id) AS model, "
+                f"sum(cost) AS cost, sum(unpriced_tokens) AS unpriced "
+                f"FROM ({queries.PRICED}) GROUP BY ALL"
+            )
+            .set_index(["day", "model"])
+            .sort_index()
+        )
+        grouped = queries.daily_cost_by_model(store).set_index(["day", "model"]).sort_index()
+        totals = queries.cost_totals(store)
+    assert list(grouped.index) == list(detail.index)
+    assert (grouped.cost - detail.cost).abs().max() < 0.005
+    assert (grouped.unpriced_tokens == detail.unpriced).all()
+    assert round(totals["cost"], 2) == round(detail.cost.sum(), 2)
+    assert totals["unpriced_tokens"] == detail.unpriced.sum() > 0

@@ -434,6 +434,10 @@ def compile_price_points(store: Store) -> int:
             store.con.executemany(
                 f"INSERT INTO price_points VALUES ({marks})", [p.row() for p in points]
             )
+        store.con.execute(
+            "UPDATE model_ids SET lc_threshold = (SELECT min(p.lc_threshold) FROM price_points p "
+            "WHERE p.model_id = model_ids.model_id)"
+        )
         store.con.execute("COMMIT")
     except BaseException:
         store.con.execute("ROLLBACK")

@@ -204,7 +204,9 @@ def _register_new_model_ids(cur: duckdb.DuckDBPyConnection) -> None:
     for (raw_id,) in new:
         ref = model_ids.resolve(raw_id)
         cur.execute(
-            f"INSERT INTO model_ids VALUES (?, ?, ?, ?, ?, ?, ?, 'derived', {_NOW})",
+            "INSERT INTO model_ids (model_id, base_model, routing, geo, arn_region, provider, "
+            "service_type, resolved_by, updated_at) "
+            f"VALUES (?, ?, ?, ?, ?, ?, ?, 'derived', {_NOW})",
             [
                 raw_id,
                 ref.base_model,
