@@ -212,6 +212,12 @@ def cmd_prices_set(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+def cmd_prices_resolve(args: argparse.Namespace, store: Store) -> int:
+    book.resolve_model_id(store, args.model_id, args.model, args.routing)
+    print(f"{args.model_id} now prices as {args.model}; its history is re-priced.")
+    return 0
+
+
 def _decimal(text: str) -> str:
     try:
         Decimal(text)
@@ -298,6 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tier", default="standard", choices=("standard", "latency_optimized"))
     p.add_argument("--note", help="why (shown as the price's note)")
     p.set_defaults(func=cmd_prices_set)
+
+    p = psub.add_parser(
+        "resolve", help="say which model an application inference profile (or custom model) runs"
+    )
+    p.add_argument("model_id", metavar="MODEL_ID", help="the raw id as logged (an ARN)")
+    p.add_argument("--model", required=True, help="base model id it runs")
+    p.add_argument(
+        "--routing",
+        choices=("in_region", "geo", "global"),
+        help="what the profile routes to (default: from the model id given)",
+    )
+    p.set_defaults(func=cmd_prices_resolve)
 
     p = sub.add_parser("quarantine", help="malformed lines by reason, with a locator each")
     p.add_argument("--integration", metavar="NAME", help="only this integration")

@@ -162,16 +162,18 @@ def grouped_cost(
     aliases = [*dims, *model_dims]
     select_dims = "".join(f"{alias}, " for alias in aliases)
     group = f"GROUP BY {', '.join(aliases)}" if aliases else ""
-    outer_sums = ", ".join(f"sum({m}) AS {m}" for m in _METERS)
+    outer_sums = ", ".join(f"CAST(sum({m}) AS BIGINT) AS {m}" for m in _METERS)
     sql = f"""
         SELECT {select_dims}
-            sum(invocations) AS invocations,
+            CAST(sum(invocations) AS BIGINT) AS invocations,
             coalesce(sum(cost), 0) AS cost,
-            coalesce(sum(unpriced_tokens), 0) AS unpriced_tokens,
-            coalesce(sum(unpriced_images), 0) AS unpriced_images,
-            coalesce(sum(invocations) FILTER (WHERE unpriced_tokens > 0 OR unpriced_images > 0),
-                     0) AS invocations_with_unpriced_usage,
-            coalesce(sum(invocations) FILTER (WHERE provisioned), 0) AS provisioned_invocations,
+            CAST(coalesce(sum(unpriced_tokens), 0) AS BIGINT) AS unpriced_tokens,
+            CAST(coalesce(sum(unpriced_images), 0) AS BIGINT) AS unpriced_images,
+            CAST(coalesce(sum(invocations) FILTER (
+                WHERE unpriced_tokens > 0 OR unpriced_images > 0), 0) AS BIGINT)
+                AS invocations_with_unpriced_usage,
+            CAST(coalesce(sum(invocations) FILTER (WHERE provisioned), 0) AS BIGINT)
+                AS provisioned_invocations,
             {outer_sums},
             string_agg(DISTINCT price_reason, '; ') AS price_reasons,
             string_agg(DISTINCT price_status, ', ') AS price_statuses

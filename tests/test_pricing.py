@@ -500,3 +500,32 @@ def test_grouped_cost_agrees_with_the_per_invocation_sum_to_the_cent(tmp_path) -
     assert (grouped.unpriced_tokens == detail.unpriced).all()
     assert round(totals["cost"], 2) == round(detail.cost.sum(), 2)
     assert totals["unpriced_tokens"] == detail.unpriced.sum() > 0
+
+
+def test_an_application_profile_resolved_by_hand_is_priced_through_history(store: Store) -> None:
+    arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/team-a"
+    integ = store.add_integration("x", "local")
+    store.write_batch(
+        integ.id,
+        RawBatch(
+            "f",
+            [
+                line(request_id="1", model_id=arn, input_tokens=100_000, output_tokens=0),
+                line(request_id="2", model_id=arn, input_tokens=100_000, output_tokens=0),
+            ],
+        ),
+    )
+    book.compile_price_points(store)
+    assert queries.cost_totals(store)["unpriced_tokens"] == 200_000
+    book.resolve_model_id(store, arn, "global." + SONNET45)
+    totals = queries.cost_totals(store)
+    assert totals["unpriced_tokens"] == 0
+    assert totals["cost"] == pytest.approx(2 * 100_000 * 3e-6)  # the global price
+    book.resolve_model_id(store, arn, SONNET45, "geo")
+    assert queries.cost_totals(store)["cost"] == pytest.approx(2 * 100_000 * 3.3e-6)
+    routing, resolved_by = store.con.execute(
+        "SELECT routing, resolved_by FROM model_ids WHERE model_id = ?", [arn]
+    ).fetchall()[0]
+    assert (routing, resolved_by) == ("application_profile", "user")
+    with pytest.raises(UserFacingError, match="No invocations"):
+        book.resolve_model_id(store, "arn:aws:bedrock:::nothing", SONNET45)

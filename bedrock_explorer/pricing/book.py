@@ -200,6 +200,50 @@ def load_rates(store: Store) -> list[RateRow]:
     ]
 
 
+def resolve_model_id(
+    store: Store, model_id: str, base_model: str, routing: str | None = None
+) -> None:
+    """Say by hand which model an application inference profile (or custom model) runs.
+
+    Stored on the ``model_ids`` row as ``resolved_by = 'user'``; history is re-priced at once.
+    ``routing`` is what the profile routes to: ``in_region``, ``geo`` or ``global`` (default:
+    ``geo`` for an id with a geo prefix, ``global`` for ``global.``, else ``in_region``).
+    """
+    found = store.con.execute(
+        "SELECT routing FROM model_ids WHERE model_id = ?", [model_id]
+    ).fetchall()
+    if not found:
+        raise UserFacingError(
+            f"No invocations with model id {model_id!r} have been seen",
+            "copy the id from `python -m bedrock_explorer prices unpriced`",
+        )
+    target = model_ids.resolve(base_model)
+    if target.base_model is None:
+        raise UserFacingError(
+            f"{base_model!r} is not a model id",
+            "give a base model id such as anthropic.claude-sonnet-4-5-20250929-v1:0",
+        )
+    chosen = routing or (
+        target.routing
+        if target.routing in (model_ids.ROUTING_GEO, model_ids.ROUTING_GLOBAL)
+        else model_ids.ROUTING_IN_REGION
+    )
+    if chosen not in (model_ids.ROUTING_IN_REGION, model_ids.ROUTING_GEO, model_ids.ROUTING_GLOBAL):
+        raise UserFacingError(f"Unknown routing {chosen!r}", "use in_region, geo or global")
+    # An application profile keeps its routing (that is what the user called); what it routes to
+    # is kept in ``geo``: "global" prices as global, anything else as regional.
+    geo = {model_ids.ROUTING_GLOBAL: "global", model_ids.ROUTING_GEO: target.geo or "geo"}.get(
+        chosen
+    )
+    store.con.execute(
+        "UPDATE model_ids SET base_model = ?, provider = ?, service_type = ?, geo = ?, "
+        "resolved_by = 'user', updated_at = current_timestamp AT TIME ZONE 'UTC' "
+        "WHERE model_id = ?",
+        [target.base_model, target.provider, target.service_type, geo, model_id],
+    )
+    compile_price_points(store)
+
+
 # -- compiling ------------------------------------------------------------------------------------
 @dataclass
 class PricePoint:
@@ -264,7 +308,8 @@ def _preference(row: RateRow, routing_class: str) -> tuple[int, int]:
 def _candidates(
     rates_by_key: dict[str, list[RateRow]], ref: model_ids.ModelRef, tier: str
 ) -> tuple[list[RateRow], str]:
-    routing_class = "global" if ref.routing == model_ids.ROUTING_GLOBAL else "regional"
+    global_routing = ref.routing == model_ids.ROUTING_GLOBAL or ref.geo == "global"
+    routing_class = "global" if global_routing else "regional"
     assert ref.base_model is not None
     keys = {ref.base_model}
     alias = _genai_alias(ref.base_model, routing_class)
