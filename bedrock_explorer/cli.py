@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -21,6 +22,9 @@ from tqdm import tqdm
 from bedrock_explorer import __version__, demo, queries
 from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, policy_json
+from bedrock_explorer.iam.checker import report as iam_report
+from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
 from bedrock_explorer.ingest import ImportSummary, Progress, import_paths
 from bedrock_explorer.pricing import book
 from bedrock_explorer.pricing.units import Meter
@@ -218,6 +222,46 @@ def cmd_prices_resolve(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+def cmd_iam_check(args: argparse.Namespace, store: Store) -> int:
+    policies = [_read_policy(path, "pasted") for path in args.policy_file]
+    boundary = _read_policy(args.boundary_file, "boundary") if args.boundary_file else None
+    if args.log_group_arn:
+        target: LogGroupTarget | BucketTarget = LogGroupTarget.from_arn(args.log_group_arn)
+    else:
+        target = BucketTarget(args.bucket, args.prefix or "")
+    result = iam_report(policies, target, boundary)
+    if args.json:
+        _print_json(result.as_dict())
+        return 0 if result.ok else 1
+    width = max(len(c.requirement.action) for c in result.checks)
+    for c in result.checks:
+        flag = (
+            "ok  "
+            if c.decision.verdict == Verdict.ALLOWED
+            else ("opt " if c.requirement.optional else "FAIL")
+        )
+        print(f"{flag} {c.requirement.action:<{width}}  {c.decision.verdict}: {c.decision.reason}")
+    for rewrite in result.deny_rewrites:
+        print(
+            f"\nThe Deny {rewrite['statement']!r} in {rewrite['policy']} blocks "
+            f"{', '.join(rewrite['blocks'])}. Rewritten: {rewrite['note']}"
+        )
+        print(policy_json(rewrite["rewritten"]))
+    if result.fix_policy:
+        print("\nAttach this policy to the integration's role (minimal, read-only):")
+        print(policy_json(result.fix_policy))
+    print("\nNo change is made to AWS: paste the policies yourself.")
+    return 0 if result.ok else 1
+
+
+def _read_policy(path: str, kind: str) -> Policy:
+    try:
+        text = Path(path).read_text()
+    except OSError as err:
+        raise UserFacingError(f"Cannot read {path}: {err.strerror}", "check the path") from err
+    return Policy(Path(path).stem, load_document(text), kind)
+
+
 def _decimal(text: str) -> str:
     try:
         Decimal(text)
@@ -316,6 +360,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="what the profile routes to (default: from the model id given)",
     )
     p.set_defaults(func=cmd_prices_resolve)
+
+    p = sub.add_parser(
+        "iam-check", help="can these IAM policies read the log source? (exit 0 yes, 1 no)"
+    )
+    p.add_argument(
+        "--policy-file",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="an identity policy as JSON (repeat for several)",
+    )
+    p.add_argument("--boundary-file", metavar="FILE", help="the permissions boundary, if any")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--log-group-arn", metavar="ARN", help="the Bedrock log group's ARN")
+    where.add_argument("--bucket", help="the S3 bucket Bedrock delivers logs to")
+    p.add_argument("--prefix", help="with --bucket: the key prefix of the delivery")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_iam_check)
 
     p = sub.add_parser("quarantine", help="malformed lines by reason, with a locator each")
     p.add_argument("--integration", metavar="NAME", help="only this integration")
