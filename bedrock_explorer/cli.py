@@ -19,9 +19,10 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
-from bedrock_explorer import __version__, demo, queries
+from bedrock_explorer import __version__, aws, demo, queries
 from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.iam import live
 from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, policy_json
 from bedrock_explorer.iam.checker import report as iam_report
 from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
@@ -223,13 +224,25 @@ def cmd_prices_resolve(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_iam_check(args: argparse.Namespace, store: Store) -> int:
-    policies = [_read_policy(path, "pasted") for path in args.policy_file]
-    boundary = _read_policy(args.boundary_file, "boundary") if args.boundary_file else None
     if args.log_group_arn:
         target: LogGroupTarget | BucketTarget = LogGroupTarget.from_arn(args.log_group_arn)
     else:
         target = BucketTarget(args.bucket, args.prefix or "")
-    result = iam_report(policies, target, boundary)
+    if args.role:
+        iam = aws.client(aws.session(args.profile), "iam")
+        role = live.read_role(iam, args.role)
+        result = iam_report(role.policies, target, role.boundary)
+        simulated = live.simulate(iam, role.role_arn, result.checks)
+        if not args.json:
+            read = ", ".join(f"{p.name} ({p.kind})" for p in role.policies) or "no policies"
+            extra = f"; boundary {role.boundary.name}" if role.boundary else ""
+            print(f"Role {role.role_name}: {read}{extra}")
+            if not simulated:
+                print("(IAM's policy simulator could not be used: our verdicts only)")
+    else:
+        policies = [_read_policy(path, "pasted") for path in args.policy_file]
+        boundary = _read_policy(args.boundary_file, "boundary") if args.boundary_file else None
+        result = iam_report(policies, target, boundary)
     if args.json:
         _print_json(result.as_dict())
         return 0 if result.ok else 1
@@ -241,6 +254,8 @@ def cmd_iam_check(args: argparse.Namespace, store: Store) -> int:
             else ("opt " if c.requirement.optional else "FAIL")
         )
         print(f"{flag} {c.requirement.action:<{width}}  {c.decision.verdict}: {c.decision.reason}")
+        if c.disagrees:
+            print(f"     ! IAM's policy simulator says: {c.simulated}")
     for rewrite in result.deny_rewrites:
         print(
             f"\nThe Deny {rewrite['statement']!r} in {rewrite['policy']} blocks "
@@ -364,14 +379,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "iam-check", help="can these IAM policies read the log source? (exit 0 yes, 1 no)"
     )
-    p.add_argument(
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--role", metavar="NAME", help="read this role's policies from IAM")
+    source.add_argument(
         "--policy-file",
         action="append",
-        required=True,
         metavar="FILE",
         help="an identity policy as JSON (repeat for several)",
     )
-    p.add_argument("--boundary-file", metavar="FILE", help="the permissions boundary, if any")
+    p.add_argument("--boundary-file", metavar="FILE", help="with --policy-file: the boundary")
+    p.add_argument("--profile", help="with --role: the AWS profile (default credential chain)")
     where = p.add_mutually_exclusive_group(required=True)
     where.add_argument("--log-group-arn", metavar="ARN", help="the Bedrock log group's ARN")
     where.add_argument("--bucket", help="the S3 bucket Bedrock delivers logs to")

@@ -81,6 +81,12 @@ class Requirement:
 class Check:
     requirement: Requirement
     decision: Decision
+    #: AWS's own simulator's verdict, when it could be asked (live mode).
+    simulated: Verdict | None = None
+
+    @property
+    def disagrees(self) -> bool:
+        return self.simulated is not None and self.simulated != self.decision.verdict
 
 
 @dataclass
@@ -111,6 +117,8 @@ class Report:
                     "reason": c.decision.reason,
                     "statements": [f"{s.policy}: {s.sid}" for s in c.decision.deciding],
                     "condition_keys": c.decision.condition_keys,
+                    "simulator_verdict": str(c.simulated) if c.simulated else None,
+                    "disagrees_with_simulator": c.disagrees,
                 }
                 for c in self.checks
             ],
