@@ -261,7 +261,8 @@ def cmd_iam_check(args: argparse.Namespace, store: Store) -> int:
             f"\nThe Deny {rewrite['statement']!r} in {rewrite['policy']} blocks "
             f"{', '.join(rewrite['blocks'])}. Rewritten: {rewrite['note']}"
         )
-        print(policy_json(rewrite["rewritten"]))
+        if rewrite["rewritten"] is not None:
+            print(policy_json(rewrite["rewritten"]))
     if result.fix_policy:
         print("\nAttach this policy to the integration's role (minimal, read-only):")
         print(policy_json(result.fix_policy))

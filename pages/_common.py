@@ -50,3 +50,11 @@ def sidebar(store: Store) -> None:
             f"{totals['invocations']:,} invocations · {totals['integrations']} integrations · "
             f"{totals['quarantined']} quarantined lines"
         )
+
+
+def compact(number: float) -> str:
+    """128112345 → ``128.1M``: big counts that fit a metric tile (the exact value goes in help)."""
+    for size, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(number) >= size:
+            return f"{number / size:.1f}{suffix}"
+    return f"{number:,.0f}"

@@ -6,7 +6,7 @@ import streamlit as st
 from bedrock_explorer import demo, queries
 from bedrock_explorer.ingest import Progress
 from bedrock_explorer.pricing import book
-from pages._common import open_store, sidebar
+from pages._common import compact, open_store, sidebar
 
 st.title("Bedrock Explorer")
 
@@ -55,11 +55,14 @@ with open_store() as store:
     )
     cols[1].metric("Invocations", f"{totals['invocations']:,}")
     cols[2].metric(
-        "Input / output tokens", f"{totals['input_tokens']:,} / {totals['output_tokens']:,}"
+        "Input / output tokens",
+        f"{compact(totals['input_tokens'])} / {compact(totals['output_tokens'])}",
+        help=f"{totals['input_tokens']:,} input, {totals['output_tokens']:,} output",
     )
     cols[3].metric(
         "Cache read / write tokens",
-        f"{totals['cache_read_tokens']:,} / {totals['cache_write_tokens']:,}",
+        f"{compact(totals['cache_read_tokens'])} / {compact(totals['cache_write_tokens'])}",
+        help=f"{totals['cache_read_tokens']:,} read, {totals['cache_write_tokens']:,} written",
     )
     cols[4].metric(
         "Quarantined lines",

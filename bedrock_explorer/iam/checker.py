@@ -241,7 +241,9 @@ def fix_policy_s3(target: BucketTarget) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _rewrite_deny(statement: dict[str, Any], blocked: list[str]) -> tuple[dict[str, Any], str]:
+def _rewrite_deny(
+    statement: dict[str, Any], blocked: list[str]
+) -> tuple[dict[str, Any] | None, str]:
     """The Deny without the actions Bedrock Explorer needs, and what it still denies."""
     rewritten = copy.deepcopy(statement)
     blocked_lower = {a.lower() for a in blocked}
@@ -260,9 +262,10 @@ def _rewrite_deny(statement: dict[str, Any], blocked: list[str]) -> tuple[dict[s
     exact = [a for a in actions if a.lower() not in blocked_lower]
     wildcards = [a for a in exact if any(matches(a, b, case_insensitive=True) for b in blocked)]
     if not wildcards:
+        if not exact:
+            return None, "It denies nothing else: remove the statement."
         rewritten["Action"] = exact
-        still = ", ".join(exact) if exact else "nothing: the statement can be removed"
-        return rewritten, f"It still denies: {still}."
+        return rewritten, f"It still denies: {', '.join(exact)}."
     resources = statement.get("Resource", [])
     resources = resources if isinstance(resources, list) else [resources]
     scoped = resources and all(str(r).startswith("arn:aws:logs:") for r in resources)

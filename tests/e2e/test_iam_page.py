@@ -1,0 +1,54 @@
+"""The IAM Policy Checker in a real browser: paste the classic deny, see it named, get the fix."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from tests.e2e.conftest import ARTIFACTS, Servers, settle
+
+GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/bedrock/modelinvocations"
+CLASSIC = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": [
+                "logs:DescribeLogGroups",
+                "logs:DescribeLogStreams",
+                "logs:GetLogEvents",
+                "logs:FilterLogEvents",
+            ],
+            "Resource": "*",
+        },
+        {
+            "Sid": "DenyStreamReads",
+            "Effect": "Deny",
+            "Action": "logs:GetLogEvents",
+            "Resource": "*",
+        },
+    ],
+}
+
+
+def test_paste_a_policy_and_get_the_fix(servers: Servers, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(servers.app_url)
+    page.get_by_text("Tokens per day by model").wait_for(timeout=120_000)
+    settle(page)
+    page.get_by_role("link", name=re.compile("IAM Policy Checker")).click()
+    page.get_by_text("No change is made to AWS").wait_for()
+    settle(page)
+    page.get_by_label("Log group ARN").fill(GROUP_ARN)
+    page.get_by_label("Identity policy JSON (inline or managed)").fill(json.dumps(CLASSIC))
+    page.get_by_label("Identity policy JSON (inline or managed)").press("Tab")
+    settle(page)
+    page.get_by_role("button", name="Check").click()
+    page.get_by_text("Some required permissions are missing or denied").wait_for()
+    settle(page)
+    assert page.get_by_text("Policy to attach to the role").is_visible()
+    assert page.get_by_text("DenyStreamReads").first.is_visible()
+    fix = page.locator("[data-testid=stCode]").filter(has_text="ReadBedrockInvocationLogs")
+    assert GROUP_ARN + ":*" in fix.inner_text()
+    page.get_by_text("Policy to attach to the role").scroll_into_view_if_needed()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "iam-checker.png"))
