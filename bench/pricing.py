@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bedrock_explorer import queries
 from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
+from bedrock_explorer.store.writer import insert_model_id
 
 OUT = ROOT / "bench" / "out"
 
@@ -92,24 +93,8 @@ def build(path: Path, rows: int) -> None:
             """,
             [integ.id, rows, rows],
         )
-        from bedrock_explorer.model_ids import resolve
-
         for model_id in MODEL_IDS:
-            ref = resolve(model_id)
-            store.con.execute(
-                "INSERT INTO model_ids (model_id, base_model, routing, geo, arn_region, provider, "
-                "service_type, resolved_by, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, 'derived', now())",
-                [
-                    model_id,
-                    ref.base_model,
-                    ref.routing,
-                    ref.geo,
-                    ref.arn_region,
-                    ref.provider,
-                    ref.service_type,
-                ],
-            )
+            insert_model_id(store.con, model_id)
         book.compile_price_points(store)
         store.con.execute("CHECKPOINT")
 

@@ -7,10 +7,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from bedrock_explorer.store import Store
 from bedrock_explorer.synthetic import RecordSpec, make_line
+from tests.iam_samples import CLASSIC, TRUST
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PUBLIC_RECORDS = FIXTURES / "invocation-logs-public.jsonl"
@@ -51,3 +54,25 @@ def line(**overrides: object) -> str:
 
 def raw(record: dict[str, object]) -> str:
     return json.dumps(record)
+
+
+@pytest.fixture
+def moto_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """moto IAM with the role ``Nops-Integration-Prod`` carrying the classic inline policy."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.create_role(RoleName="Nops-Integration-Prod", AssumeRolePolicyDocument=TRUST)
+        iam.put_role_policy(
+            RoleName="Nops-Integration-Prod",
+            PolicyName="NopsIntegrationPolicy",
+            PolicyDocument=json.dumps(CLASSIC),
+        )
+        yield iam

@@ -3,37 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto import mock_aws
 from streamlit.testing.v1 import AppTest
 
+from tests.iam_samples import CLASSIC, GROUP_ARN
+
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "iam_checker.py")
-GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/bedrock/modelinvocations"
-CLASSIC = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "logs:DescribeLogGroups",
-                "logs:DescribeLogStreams",
-                "logs:GetLogEvents",
-                "logs:FilterLogEvents",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Sid": "DenyStreamReads",
-            "Effect": "Deny",
-            "Action": "logs:GetLogEvents",
-            "Resource": "*",
-        },
-    ],
-}
 
 
 @pytest.fixture
@@ -81,40 +58,7 @@ def test_bad_input_gets_a_message_not_a_traceback(app: AppTest) -> None:
     )
 
 
-@pytest.fixture
-def moto_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        iam = boto3.client("iam", region_name="us-east-1")
-        trust = json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "ec2.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        )
-        iam.create_role(RoleName="Nops-Integration-Prod", AssumeRolePolicyDocument=trust)
-        iam.put_role_policy(
-            RoleName="Nops-Integration-Prod",
-            PolicyName="NopsIntegrationPolicy",
-            PolicyDocument=json.dumps(CLASSIC),
-        )
-        yield
-
-
-def test_live_mode_searches_roles_and_reads_them(app: AppTest, moto_iam: None) -> None:
+def test_live_mode_searches_roles_and_reads_them(app: AppTest, moto_iam: object) -> None:
     app.text_input(key="iam_log_group_arn").input(GROUP_ARN)
     app.radio(key="iam_mode").set_value("Read a role from AWS").run()
     app.text_input(key="iam_role_prefix").input("nops-").run()
@@ -128,7 +72,7 @@ def test_live_mode_searches_roles_and_reads_them(app: AppTest, moto_iam: None) -
     assert any("simulator could not be used" in c.value for c in app.caption)
 
 
-def test_live_mode_with_an_unknown_role(app: AppTest, moto_iam: None) -> None:
+def test_live_mode_with_an_unknown_role(app: AppTest, moto_iam: object) -> None:
     app.text_input(key="iam_log_group_arn").input(GROUP_ARN)
     app.radio(key="iam_mode").set_value("Read a role from AWS").run()
     app.text_input(key="iam_role_name").input("Nope").run()

@@ -341,6 +341,11 @@ def _as_floats(chosen: dict[Meter, RateRow]) -> dict[Meter, float]:
     return {m: float(r.price.usd_per_unit) for m, r in chosen.items()}
 
 
+def _unpriced(ref: model_ids.ModelRef, tier: str, reason: str) -> list[PricePoint]:
+    """One point for all time: this model id and tier have no price, and why."""
+    return [PricePoint(ref.model_id, tier, _FAR_PAST, _FAR_FUTURE, STATUS_UNPRICED, reason=reason)]
+
+
 def _resolve(
     ref: model_ids.ModelRef, tier: str, rates_by_key: dict[str, list[RateRow]]
 ) -> list[PricePoint]:
@@ -362,22 +367,11 @@ def _resolve(
             ),
             model_ids.ROUTING_PROMPT_ROUTER: "prompt router: the model it chose is not logged",
         }.get(ref.routing, "custom or imported model: no public price")
-        return [
-            PricePoint(ref.model_id, tier, _FAR_PAST, _FAR_FUTURE, STATUS_UNPRICED, reason=reason)
-        ]
+        return _unpriced(ref, tier, reason)
     rows, routing_class = _candidates(rates_by_key, ref, tier)
     if not rows:
         what = "latency-optimized " if tier == TIER_LATENCY_OPTIMIZED else ""
-        return [
-            PricePoint(
-                ref.model_id,
-                tier,
-                _FAR_PAST,
-                _FAR_FUTURE,
-                STATUS_UNPRICED,
-                reason=f"no {what}price known for {ref.base_model}",
-            )
-        ]
+        return _unpriced(ref, tier, f"no {what}price known for {ref.base_model}")
     bounds = sorted(
         {r.effective_from for r in rows}
         | {r.effective_to for r in rows if r.effective_to}
@@ -428,16 +422,7 @@ def _resolve(
             )
         )
     if not points:
-        return [
-            PricePoint(
-                ref.model_id,
-                tier,
-                _FAR_PAST,
-                _FAR_FUTURE,
-                STATUS_UNPRICED,
-                reason=f"no price known for {ref.base_model} at these dates",
-            )
-        ]
+        return _unpriced(ref, tier, f"no price known for {ref.base_model} at these dates")
     # Before the first known price there is none: say so rather than stretch the first one back.
     if points[0].valid_from > _FAR_PAST:
         points.insert(

@@ -202,18 +202,23 @@ def _register_new_model_ids(cur: duckdb.DuckDBPyConnection) -> None:
         """
     ).fetchall()
     for (raw_id,) in new:
-        ref = model_ids.resolve(raw_id)
-        cur.execute(
-            "INSERT INTO model_ids (model_id, base_model, routing, geo, arn_region, provider, "
-            "service_type, resolved_by, updated_at) "
-            f"VALUES (?, ?, ?, ?, ?, ?, ?, 'derived', {_NOW})",
-            [
-                raw_id,
-                ref.base_model,
-                ref.routing,
-                ref.geo,
-                ref.arn_region,
-                ref.provider,
-                ref.service_type,
-            ],
-        )
+        insert_model_id(cur, raw_id)
+
+
+def insert_model_id(cur: duckdb.DuckDBPyConnection, raw_id: str) -> None:
+    """The ``model_ids`` row for a raw model id, derived from the id alone."""
+    ref = model_ids.resolve(raw_id)
+    cur.execute(
+        "INSERT INTO model_ids (model_id, base_model, routing, geo, arn_region, provider, "
+        "service_type, resolved_by, updated_at) "
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, 'derived', {_NOW})",
+        [
+            raw_id,
+            ref.base_model,
+            ref.routing,
+            ref.geo,
+            ref.arn_region,
+            ref.provider,
+            ref.service_type,
+        ],
+    )

@@ -6,29 +6,7 @@ import json
 import re
 
 from tests.e2e.conftest import ARTIFACTS, Servers, settle
-
-GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/bedrock/modelinvocations"
-CLASSIC = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Effect": "Allow",
-            "Action": [
-                "logs:DescribeLogGroups",
-                "logs:DescribeLogStreams",
-                "logs:GetLogEvents",
-                "logs:FilterLogEvents",
-            ],
-            "Resource": "*",
-        },
-        {
-            "Sid": "DenyStreamReads",
-            "Effect": "Deny",
-            "Action": "logs:GetLogEvents",
-            "Resource": "*",
-        },
-    ],
-}
+from tests.iam_samples import CLASSIC, GROUP_ARN
 
 
 def test_paste_a_policy_and_get_the_fix(servers: Servers, page) -> None:  # type: ignore[no-untyped-def]
