@@ -6,7 +6,8 @@ one transaction together with the ``schema_version`` row that records it.
 
 Why ``invocations`` has no PRIMARY KEY: measured on this project's target machine, a key made loads
 ~3x slower and the file ~3.5x larger. Uniqueness of ``(integration_id, request_id)`` is kept by the
-writer instead (dedupe inside a batch, anti-join against what is stored) — see ``writer.py``.
+writer instead: what a batch repeats, inside itself or against stored rows, is deleted right after
+the insert, in the same transaction — see ``writer.py``.
 """
 
 from __future__ import annotations
