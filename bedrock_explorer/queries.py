@@ -169,9 +169,11 @@ def grouped_cost(
             coalesce(sum(cost), 0) AS cost,
             CAST(coalesce(sum(unpriced_tokens), 0) AS BIGINT) AS unpriced_tokens,
             CAST(coalesce(sum(unpriced_images), 0) AS BIGINT) AS unpriced_images,
+            -- an upper bound: every invocation of a (model, tier, day) group that has some
+            -- unpriced usage, even one whose own tokens are all priced
             CAST(coalesce(sum(invocations) FILTER (
                 WHERE unpriced_tokens > 0 OR unpriced_images > 0), 0) AS BIGINT)
-                AS invocations_with_unpriced_usage,
+                AS invocations_in_unpriced_groups,
             CAST(coalesce(sum(invocations) FILTER (WHERE provisioned), 0) AS BIGINT)
                 AS provisioned_invocations,
             {outer_sums},
@@ -228,7 +230,7 @@ def cost_totals(store: Store, since: datetime | None = None) -> dict[str, object
         "cost",
         "unpriced_tokens",
         "unpriced_images",
-        "invocations_with_unpriced_usage",
+        "invocations_in_unpriced_groups",
         "provisioned_invocations",
     )
     return {k: (0 if pd.isna(row[k]) else row[k]) for k in keys}

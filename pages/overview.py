@@ -70,12 +70,15 @@ with open_store() as store:
         help="Malformed log lines kept aside with their reason and location; "
         "never stored as data, never silently dropped.",
     )
+    unpriced = queries.unpriced_models(store)
     if costs["unpriced_tokens"] or costs["unpriced_images"]:
+        models = ", ".join(f"`{m}`" for m in unpriced.model_id.head(3))
+        more = f" and {len(unpriced) - 3} more" if len(unpriced) > 3 else ""
         st.warning(
             f"**Unpriced usage:** {costs['unpriced_tokens']:,} tokens"
             + (f" and {costs['unpriced_images']:,} images" if costs["unpriced_images"] else "")
-            + f" in {costs['invocations_with_unpriced_usage']:,} invocations have no known price "
-            "and are not in the cost above. See *Unpriced models* below, or set a price with "
+            + f" have no known price and are not in the cost above ({models}{more}). "
+            "See *Unpriced models* below, or set a price with "
             "`python -m bedrock_explorer prices set MODEL --input … --from DATE`.",
             icon=":material/price_change:",
         )
@@ -127,7 +130,6 @@ with open_store() as store:
     st.subheader("Integrations")
     st.dataframe(queries.integration_stats(store), hide_index=True, width="stretch")
 
-    unpriced = queries.unpriced_models(store)
     if not unpriced.empty:
         st.subheader("Unpriced models")
         st.caption(
