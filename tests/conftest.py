@@ -57,8 +57,8 @@ def raw(record: dict[str, object]) -> str:
 
 
 @pytest.fixture
-def moto_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    """moto IAM with the role ``Nops-Integration-Prod`` carrying the classic inline policy."""
+def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Dummy credentials and moto in process: no test reaches a real AWS endpoint."""
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -68,11 +68,17 @@ def moto_iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     with mock_aws():
-        iam = boto3.client("iam", region_name="us-east-1")
-        iam.create_role(RoleName="Nops-Integration-Prod", AssumeRolePolicyDocument=TRUST)
-        iam.put_role_policy(
-            RoleName="Nops-Integration-Prod",
-            PolicyName="NopsIntegrationPolicy",
-            PolicyDocument=json.dumps(CLASSIC),
-        )
-        yield iam
+        yield
+
+
+@pytest.fixture
+def moto_iam(aws_env: None) -> object:
+    """moto IAM with the role ``Nops-Integration-Prod`` carrying the classic inline policy."""
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_role(RoleName="Nops-Integration-Prod", AssumeRolePolicyDocument=TRUST)
+    iam.put_role_policy(
+        RoleName="Nops-Integration-Prod",
+        PolicyName="NopsIntegrationPolicy",
+        PolicyDocument=json.dumps(CLASSIC),
+    )
+    return iam

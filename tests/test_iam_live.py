@@ -3,84 +3,54 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
 from botocore.stub import Stubber
-from moto import mock_aws
 
 from bedrock_explorer.cli import main
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam import live
 from bedrock_explorer.iam.checker import LogGroupTarget, report
 from bedrock_explorer.iam.evaluator import Verdict
-
-GROUP_ARN = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/bedrock/modelinvocations"
-TRUST = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ec2.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
-READ = [
-    "logs:DescribeLogGroups",
-    "logs:DescribeLogStreams",
-    "logs:GetLogEvents",
-    "logs:FilterLogEvents",
-]
+from tests.iam_samples import GROUP_ARN, READ, TRUST
 
 
 @pytest.fixture
-def iam(monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    with mock_aws():
-        client = boto3.client("iam", region_name="us-east-1")
-        client.create_role(RoleName="Nops-Integration-Prod", AssumeRolePolicyDocument=TRUST)
-        client.create_role(RoleName="nops-integration-dev", AssumeRolePolicyDocument=TRUST)
-        client.create_role(RoleName="Unrelated", AssumeRolePolicyDocument=TRUST)
-        client.put_role_policy(
-            RoleName="Nops-Integration-Prod",
-            PolicyName="NopsIntegrationPolicy",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Sid": "DenyStreamReads",
-                            "Effect": "Deny",
-                            "Action": "logs:GetLogEvents",
-                            "Resource": "*",
-                        }
-                    ],
-                }
-            ),
-        )
-        managed = client.create_policy(
-            PolicyName="BedrockLogsRead",
-            PolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [{"Effect": "Allow", "Action": READ, "Resource": "*"}],
-                }
-            ),
-        )["Policy"]["Arn"]
-        client.attach_role_policy(RoleName="Nops-Integration-Prod", PolicyArn=managed)
-        yield client
+def iam(aws_env: None) -> object:
+    client = boto3.client("iam", region_name="us-east-1")
+    client.create_role(RoleName="Nops-Integration-Prod", AssumeRolePolicyDocument=TRUST)
+    client.create_role(RoleName="nops-integration-dev", AssumeRolePolicyDocument=TRUST)
+    client.create_role(RoleName="Unrelated", AssumeRolePolicyDocument=TRUST)
+    client.put_role_policy(
+        RoleName="Nops-Integration-Prod",
+        PolicyName="NopsIntegrationPolicy",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Sid": "DenyStreamReads",
+                        "Effect": "Deny",
+                        "Action": "logs:GetLogEvents",
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
+    managed = client.create_policy(
+        PolicyName="BedrockLogsRead",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": READ, "Resource": "*"}],
+            }
+        ),
+    )["Policy"]["Arn"]
+    client.attach_role_policy(RoleName="Nops-Integration-Prod", PolicyArn=managed)
+    return client
 
 
 def test_roles_are_found_by_prefix(iam: object) -> None:

@@ -108,37 +108,26 @@ def genai_prices_rates() -> Iterator[RateRow]:
                 value = getattr(prices, field, None)
                 if value is None:
                     continue
-                base = value.base if isinstance(value, gtypes.TieredPrices) else value
-                yield RateRow(
-                    LAYER_GENAI_PRICES,
-                    source,
-                    url,
-                    None,
-                    key,
-                    routing_class,
-                    "standard",
-                    meter,
-                    UnitPrice.per_million_tokens(base),
-                    effective_from=start,
-                    effective_to=end,
-                )
-                if isinstance(value, gtypes.TieredPrices):
-                    for tier in value.tiers:
-                        yield RateRow(
-                            LAYER_GENAI_PRICES,
-                            source,
-                            url,
-                            None,
-                            key,
-                            routing_class,
-                            "standard",
-                            meter,
-                            UnitPrice.per_million_tokens(tier.price),
-                            min_input_tokens=tier.start,
-                            effective_from=start,
-                            effective_to=end,
-                            note="long-context tier",
-                        )
+                tiered = isinstance(value, gtypes.TieredPrices)
+                # (threshold, USD per 1M): the base price, then any long-context tiers
+                steps = [(0, value.base if tiered else value)]
+                steps += [(t.start, t.price) for t in value.tiers] if tiered else []
+                for threshold, usd_per_million in steps:
+                    yield RateRow(
+                        LAYER_GENAI_PRICES,
+                        source,
+                        url,
+                        None,
+                        key,
+                        routing_class,
+                        "standard",
+                        meter,
+                        UnitPrice.per_million_tokens(usd_per_million),
+                        min_input_tokens=threshold,
+                        effective_from=start,
+                        effective_to=end,
+                        note="long-context tier" if threshold else None,
+                    )
 
 
 def bundled_rates() -> Iterator[RateRow]:
