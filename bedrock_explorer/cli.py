@@ -27,7 +27,7 @@ from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, policy_js
 from bedrock_explorer.iam.checker import report as iam_report
 from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
 from bedrock_explorer.ingest import ImportSummary, Progress, import_paths
-from bedrock_explorer.pricing import book
+from bedrock_explorer.pricing import book, profiles
 from bedrock_explorer.pricing.units import Meter
 from bedrock_explorer.store import Store
 
@@ -278,6 +278,20 @@ def _read_policy(path: str, kind: str) -> Policy:
     return Policy(Path(path).stem, load_document(text), kind)
 
 
+def cmd_prices_resolve_profiles(args: argparse.Namespace, store: Store) -> int:
+    results = profiles.resolve_profiles(store, profile=args.profile)
+    if args.json:
+        _print_json([r.__dict__ for r in results])
+    elif not results:
+        print("No application inference profile to resolve.")
+    for r in results if not args.json else []:
+        if r.error:
+            print(f"{r.model_id}: not resolved — {r.error}")
+        else:
+            print(f"{r.model_id}: runs {r.base_model} ({r.routing}); history re-priced")
+    return 1 if any(r.error for r in results) else 0
+
+
 def _decimal(text: str) -> str:
     try:
         Decimal(text)
@@ -396,6 +410,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prefix", help="with --bucket: the key prefix of the delivery")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.set_defaults(func=cmd_iam_check)
+
+    p = psub.add_parser(
+        "resolve-profiles",
+        help="ask Bedrock (GetInferenceProfile) which model each application profile runs",
+    )
+    p.add_argument("--profile", help="the AWS profile to use (default credential chain if not)")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_prices_resolve_profiles)
 
     p = sub.add_parser("quarantine", help="malformed lines by reason, with a locator each")
     p.add_argument("--integration", metavar="NAME", help="only this integration")

@@ -529,3 +529,71 @@ def test_an_application_profile_resolved_by_hand_is_priced_through_history(store
     assert (routing, resolved_by) == ("application_profile", "user")
     with pytest.raises(UserFacingError, match="No invocations"):
         book.resolve_model_id(store, "arn:aws:bedrock:::nothing", SONNET45)
+
+
+def _profile_answer(*model_arns: str) -> dict:
+    return {
+        "inferenceProfileName": "team-a",
+        "inferenceProfileArn": "arn",
+        "inferenceProfileId": "x",
+        "status": "ACTIVE",
+        "type": "APPLICATION",
+        "models": [{"modelArn": arn} for arn in model_arns],
+    }
+
+
+def test_application_profiles_resolve_through_get_inference_profile(store: Store) -> None:
+    import boto3
+    from botocore.stub import Stubber
+
+    from bedrock_explorer.pricing import profiles
+
+    geo_arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/geo1"
+    global_arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/glob"
+    denied_arn = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/nope"
+    by_hand = "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/hand"
+    integ = store.add_integration("x", "local")
+    store.write_batch(
+        integ.id,
+        RawBatch(
+            "f",
+            [
+                line(request_id=arn, model_id=arn, input_tokens=100_000, output_tokens=0)
+                for arn in (geo_arn, global_arn, denied_arn, by_hand)
+            ],
+        ),
+    )
+    book.resolve_model_id(store, by_hand, "amazon.nova-pro-v1:0")
+    fm = "arn:aws:bedrock:{}::foundation-model/" + SONNET45
+    client = boto3.client(
+        "bedrock", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    with Stubber(client) as stub:  # calls come in model id order: geo1, glob, nope
+        stub.add_response(
+            "get_inference_profile",
+            _profile_answer(fm.format("us-east-1"), fm.format("us-east-2"), fm.format("us-west-2")),
+        )
+        stub.add_response(
+            "get_inference_profile",
+            _profile_answer(
+                fm.format("us-east-1"), fm.format("eu-west-1"), fm.format("ap-northeast-1")
+            ),
+        )
+        stub.add_client_error(
+            "get_inference_profile", "AccessDeniedException", "not authorized", 403
+        )
+        results = profiles.resolve_profiles(store, clients={"us-east-1": client})
+    got = {r.model_id: (r.base_model, r.routing, r.error is not None) for r in results}
+    assert got == {
+        geo_arn: (SONNET45, "geo", False),
+        global_arn: (SONNET45, "global", False),
+        denied_arn: (None, None, True),
+    }  # the profile resolved by hand was not asked about, nor overwritten
+    denied = next(r for r in results if r.model_id == denied_arn)
+    assert "bedrock:GetInferenceProfile" in (denied.error or "")
+    costs = dict(store.con.execute(f"SELECT request_id, cost FROM ({queries.PRICED})").fetchall())
+    assert costs[geo_arn] == pytest.approx(100_000 * 3.3e-6)  # regional price
+    assert costs[global_arn] == pytest.approx(100_000 * 3e-6)  # global price
+    assert costs[by_hand] == pytest.approx(100_000 * 0.8e-6)  # Nova Pro, as set by hand
+    assert costs[denied_arn] == 0
+    assert [m for m, _ in profiles.unresolved_profiles(store)] == [denied_arn]
