@@ -93,6 +93,15 @@ def _print_table(frame: pd.DataFrame, empty: str) -> None:
         print(frame.to_string(index=False))
 
 
+def _emit(frame: pd.DataFrame, as_json: bool, empty: str) -> int:
+    """A listing as JSON for scripts, else as a table (or ``empty`` when there is nothing)."""
+    if as_json:
+        _print_json(_records(frame))
+    else:
+        _print_table(frame, empty)
+    return 0
+
+
 def _print_summary(summary: ImportSummary, as_json: bool) -> None:
     if as_json:
         _print_json(summary.as_dict())
@@ -157,31 +166,21 @@ def cmd_stats(args: argparse.Namespace, store: Store) -> int:
 def cmd_quarantine(args: argparse.Namespace, store: Store) -> int:
     integ = store.get_integration(args.integration) if args.integration else None
     frame = store.quarantine_summary(integ.id if integ else None)
-    if args.json:
-        _print_json(_records(frame))
-    else:
-        _print_table(frame, "No quarantined lines.")
-    return 0
+    return _emit(frame, args.json, "No quarantined lines.")
 
 
 def cmd_prices_list(args: argparse.Namespace, store: Store) -> int:
     book.ensure_compiled(store)
     frame = queries.price_list(store, args.model)
-    if args.json:
-        _print_json(_records(frame))
-    else:
-        _print_table(frame, "No models seen yet: prices are compiled for the models in your logs.")
-    return 0
+    return _emit(
+        frame, args.json, "No models seen yet: prices are compiled for the models in your logs."
+    )
 
 
 def cmd_prices_unpriced(args: argparse.Namespace, store: Store) -> int:
     book.ensure_compiled(store)
     frame = queries.unpriced_models(store)
-    if args.json:
-        _print_json(_records(frame))
-    else:
-        _print_table(frame, "Every invocation is priced (or provisioned).")
-    return 0
+    return _emit(frame, args.json, "Every invocation is priced (or provisioned).")
 
 
 _METER_OPTIONS = {

@@ -376,7 +376,3 @@ def remove_demo(store: Store) -> int:
 def should_autoload(store: Store) -> bool:
     """First start: an empty database whose user has not removed the demo before."""
     return not store.list_integrations() and store.get_setting(DEMO_DECLINED_SETTING) is None
-
-
-def has_demo(store: Store) -> bool:
-    return any(i.is_demo for i in store.list_integrations())

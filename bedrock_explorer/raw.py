@@ -42,9 +42,3 @@ class BatchResult:
     inserted: int = 0
     duplicates: int = 0
     quarantined: int = 0
-
-    def add(self, other: BatchResult) -> None:
-        self.lines += other.lines
-        self.inserted += other.inserted
-        self.duplicates += other.duplicates
-        self.quarantined += other.quarantined

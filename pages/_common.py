@@ -32,8 +32,11 @@ def open_store() -> Iterator[Store]:
         store.close()
 
 
-def sidebar(store: Store) -> None:
-    """Database, data freshness and the demo-data notice, the same on every page."""
+def sidebar(store: Store) -> dict[str, object]:
+    """Database, data freshness and the demo-data notice, the same on every page.
+
+    Returns the headline figures it computed, for a page that shows them too.
+    """
     totals = queries.overview_totals(store)
     demo = [i for i in store.list_integrations() if i.is_demo]
     with st.sidebar:
@@ -50,6 +53,7 @@ def sidebar(store: Store) -> None:
             f"{totals['invocations']:,} invocations · {totals['integrations']} integrations · "
             f"{totals['quarantined']} quarantined lines"
         )
+    return totals
 
 
 def compact(number: float) -> str:

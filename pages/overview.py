@@ -1,5 +1,6 @@
 """Overview: what is in the database, where it came from, and the demo data switch."""
 
+import pandas as pd
 import plotly.express as px
 import streamlit as st
 
@@ -9,6 +10,22 @@ from bedrock_explorer.pricing import book
 from pages._common import compact, open_store, sidebar
 
 st.title("Bedrock Explorer")
+
+
+def daily_bars(frame: pd.DataFrame, y: str, title: str, unit: str, **extra: object) -> None:
+    """A per-day bar chart stacked by model, the way both daily charts look."""
+    fig = px.bar(
+        frame,
+        x="day",
+        y=y,
+        color="model",
+        title=title,
+        labels={"day": "Day (UTC)", y: unit, "model": "Model"},
+        **extra,
+    )
+    fig.update_layout(legend={"orientation": "h", "y": -0.25}, height=460)
+    st.plotly_chart(fig, width="stretch")
+
 
 with open_store() as store:
     if demo.should_autoload(store):
@@ -28,8 +45,7 @@ with open_store() as store:
             )
 
     book.ensure_compiled(store)
-    sidebar(store)
-    totals = queries.overview_totals(store)
+    totals = sidebar(store)
     costs = queries.cost_totals(store)
     integrations = store.list_integrations()
 
@@ -47,7 +63,7 @@ with open_store() as store:
             st.rerun()
         st.stop()
 
-    cols = st.columns(5)
+    cols = st.columns(3)
     cols[0].metric(
         "Cost (USD)",
         f"${costs['cost']:,.2f}",
@@ -55,21 +71,23 @@ with open_store() as store:
     )
     cols[1].metric("Invocations", f"{totals['invocations']:,}")
     cols[2].metric(
-        "Input / output tokens",
-        f"{compact(totals['input_tokens'])} / {compact(totals['output_tokens'])}",
-        help=f"{totals['input_tokens']:,} input, {totals['output_tokens']:,} output",
-    )
-    cols[3].metric(
-        "Cache read / write tokens",
-        f"{compact(totals['cache_read_tokens'])} / {compact(totals['cache_write_tokens'])}",
-        help=f"{totals['cache_read_tokens']:,} read, {totals['cache_write_tokens']:,} written",
-    )
-    cols[4].metric(
         "Quarantined lines",
         f"{totals['quarantined']:,}",
         help="Malformed log lines kept aside with their reason and location; "
         "never stored as data, never silently dropped.",
     )
+    tokens = st.columns(4)
+    for col, (label, key) in zip(
+        tokens,
+        (
+            ("Input tokens", "input_tokens"),
+            ("Output tokens", "output_tokens"),
+            ("Cache read tokens", "cache_read_tokens"),
+            ("Cache write tokens", "cache_write_tokens"),
+        ),
+        strict=True,
+    ):
+        col.metric(label, compact(totals[key]), help=f"{totals[key]:,}")
     unpriced = queries.unpriced_models(store)
     if costs["unpriced_tokens"] or costs["unpriced_images"]:
         models = ", ".join(f"`{m}`" for m in unpriced.model_id.head(3))
@@ -96,17 +114,13 @@ with open_store() as store:
 
     daily_cost = queries.daily_cost_by_model(store)
     if not daily_cost.empty:
-        fig = px.bar(
+        daily_bars(
             daily_cost,
-            x="day",
-            y="cost",
-            color="model",
-            title="Cost per day by model (USD)",
-            labels={"day": "Day (UTC)", "cost": "USD", "model": "Model"},
+            "cost",
+            "Cost per day by model (USD)",
+            "USD",
             hover_data={"invocations": True, "unpriced_tokens": True},
         )
-        fig.update_layout(legend={"orientation": "h", "y": -0.25}, height=460)
-        st.plotly_chart(fig, width="stretch")
 
     daily = queries.daily_tokens_by_model(store)
     if not daily.empty:
@@ -116,16 +130,7 @@ with open_store() as store:
             + daily["cache_read_tokens"]
             + daily["cache_write_tokens"]
         )
-        fig = px.bar(
-            daily,
-            x="day",
-            y="tokens",
-            color="model",
-            title="Tokens per day by model (all meters)",
-            labels={"day": "Day (UTC)", "tokens": "Tokens", "model": "Model"},
-        )
-        fig.update_layout(legend={"orientation": "h", "y": -0.25}, height=460)
-        st.plotly_chart(fig, width="stretch")
+        daily_bars(daily, "tokens", "Tokens per day by model (all meters)", "Tokens")
 
     st.subheader("Integrations")
     st.dataframe(queries.integration_stats(store), hide_index=True, width="stretch")
