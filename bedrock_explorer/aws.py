@@ -7,7 +7,7 @@ translation of credential and permission errors are the same everywhere.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.config
@@ -15,11 +15,29 @@ import botocore.exceptions
 
 from bedrock_explorer.errors import UserFacingError
 
+if TYPE_CHECKING:
+    from bedrock_explorer.sources.settings import Auth
+
 _CONFIG = botocore.config.Config(
     retries={"mode": "adaptive", "max_attempts": 8}, connect_timeout=10, read_timeout=60
 )
 
 ACCESS_DENIED_CODES = {"AccessDenied", "AccessDeniedException", "UnauthorizedOperation", "403"}
+EXPIRED_CODES = {"ExpiredToken", "ExpiredTokenException", "RequestExpired"}
+THROTTLING_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "SlowDown",
+    "LimitExceededException",
+}
+INVALID_CREDENTIAL_CODES = {
+    "InvalidClientTokenId",
+    "UnrecognizedClientException",
+    "SignatureDoesNotMatch",
+    "InvalidAccessKeyId",
+}
 
 
 def session(profile: str | None = None, region: str | None = None) -> boto3.Session:
@@ -31,6 +49,54 @@ def session(profile: str | None = None, region: str | None = None) -> boto3.Sess
             f"There is no AWS profile named {profile!r}",
             "check ~/.aws/config, or leave the profile empty to use the default credentials",
         ) from err
+
+
+def session_for(auth: Auth, region: str | None = None) -> boto3.Session:
+    """A session for an integration's authentication: default chain, named profile, or a role.
+
+    A role is assumed eagerly, so a wrong ARN or a missing trust relationship is reported when the
+    integration is tested, and the temporary credentials refresh themselves before they expire
+    (a long first sync outlives one role session).
+    """
+    base = session(auth.profile if auth.mode in ("profile", "role") else None, region)
+    if auth.mode != "role":
+        return base
+    import botocore.credentials
+    import botocore.session
+
+    extra: dict[str, Any] = {"RoleSessionName": auth.session_name}
+    if auth.external_id:
+        extra["ExternalId"] = auth.external_id
+    fetcher = botocore.credentials.AssumeRoleCredentialFetcher(
+        client_creator=lambda service, **kw: base.client(service, config=_CONFIG, **kw),
+        source_credentials=base.get_credentials(),
+        role_arn=auth.role_arn,
+        extra_args=extra,
+    )
+    try:
+        first = fetcher.fetch_credentials()
+    except botocore.exceptions.BotoCoreError as err:
+        raise explain(err, f"assuming the role {auth.role_arn}") from err
+    except botocore.exceptions.ClientError as err:
+        raise explain(
+            err,
+            f"assuming the role {auth.role_arn}",
+            "sts:AssumeRole on the role to your credentials, and check the role's trust policy "
+            "(and the external id)",
+        ) from err
+    credentials = botocore.credentials.RefreshableCredentials.create_from_metadata(
+        metadata={
+            "access_key": first["access_key"],
+            "secret_key": first["secret_key"],
+            "token": first["token"],
+            "expiry_time": first["expiry_time"],
+        },
+        refresh_using=fetcher.fetch_credentials,
+        method="assume-role",
+    )
+    core = botocore.session.get_session()
+    core._credentials = credentials  # how botocore takes refreshable credentials
+    return boto3.Session(botocore_session=core, region_name=region or base.region_name)
 
 
 def client(sess: boto3.Session, service: str, region: str | None = None) -> Any:
@@ -46,7 +112,26 @@ def explain(err: Exception, doing: str, needs: str | None = None) -> UserFacingE
             f"No AWS credentials were found while {doing}",
             "run `aws configure` or `aws sso login`, or choose a named profile",
         )
-    if isinstance(err, botocore.exceptions.EndpointConnectionError):
+    if isinstance(
+        err,
+        (
+            botocore.exceptions.SSOTokenLoadError,
+            botocore.exceptions.UnauthorizedSSOTokenError,
+            botocore.exceptions.TokenRetrievalError,
+        ),
+    ):
+        return UserFacingError(
+            f"The AWS sign-in session has expired ({doing})",
+            "run `aws sso login` (with --profile if you use one) and try again",
+        )
+    if isinstance(err, botocore.exceptions.ProfileNotFound):
+        return UserFacingError(
+            f"The AWS profile was not found while {doing}: {err}", "check ~/.aws/config"
+        )
+    if isinstance(
+        err,
+        (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError),
+    ):
         return UserFacingError(
             f"AWS could not be reached while {doing} ({err.kwargs.get('endpoint_url', '')})",
             "check the network, a proxy, or AWS_ENDPOINT_URL",
@@ -54,7 +139,7 @@ def explain(err: Exception, doing: str, needs: str | None = None) -> UserFacingE
     if isinstance(err, botocore.exceptions.ClientError):
         code = err.response.get("Error", {}).get("Code", "")
         message = err.response.get("Error", {}).get("Message", "")
-        if code in ("ExpiredToken", "ExpiredTokenException", "RequestExpired"):
+        if code in EXPIRED_CODES:
             return UserFacingError(
                 f"The AWS credentials have expired ({doing})",
                 "refresh them (e.g. `aws sso login`) and try again",
@@ -62,6 +147,16 @@ def explain(err: Exception, doing: str, needs: str | None = None) -> UserFacingE
         if code in ACCESS_DENIED_CODES:
             fix = f"grant {needs}" if needs else "ask your AWS administrator for access"
             return UserFacingError(f"AWS denied access while {doing}: {message or code}", fix)
+        if code in INVALID_CREDENTIAL_CODES:
+            return UserFacingError(
+                f"AWS did not accept the credentials while {doing} ({code})",
+                "check the access key or profile (`aws sts get-caller-identity` should work)",
+            )
+        if code in THROTTLING_CODES:
+            return UserFacingError(
+                f"AWS kept throttling the requests while {doing}, even after retries",
+                "try again in a few minutes, or sync when other tools are not reading the logs",
+            )
         if code in ("NoSuchEntity", "NoSuchEntityException"):
             return UserFacingError(
                 f"Not found while {doing}: {message}", "check the name and the account"

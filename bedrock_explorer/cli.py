@@ -11,100 +11,27 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
 
-import pandas as pd
-from tqdm import tqdm
-
-from bedrock_explorer import __version__, aws, demo, queries
+from bedrock_explorer import __version__, aws, cli_sources, demo, queries
+from bedrock_explorer.cli_output import Bar, emit, print_json, print_table, records
 from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam import live
 from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, policy_json
 from bedrock_explorer.iam.checker import report as iam_report
 from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
-from bedrock_explorer.ingest import ImportSummary, Progress, import_paths
+from bedrock_explorer.ingest import ImportSummary, import_paths
 from bedrock_explorer.pricing import book, profiles
 from bedrock_explorer.pricing.units import Meter
 from bedrock_explorer.store import Store
 
 
-class _Bar:
-    """Turns progress callbacks into a tqdm bar on stderr (silent when stderr is not a TTY)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.bar: tqdm | None = None
-        self.message = ""
-
-    def __call__(self, event: Progress) -> None:
-        if not self.enabled:
-            return
-        if self.bar is None or event.message != self.message:
-            self.close()
-            self.message = event.message
-            self.bar = tqdm(
-                total=event.total,
-                desc=event.message,
-                unit=event.unit or "it",
-                unit_scale=True,
-                file=sys.stderr,
-                leave=False,
-                dynamic_ncols=True,
-            )
-        self.bar.n = event.done
-        self.bar.refresh()
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def _json_default(value: object) -> object:
-    if isinstance(value, (datetime, date, pd.Timestamp)):
-        return value.isoformat()
-    if pd.isna(value):  # type: ignore[arg-type]
-        return None
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, default=_json_default, indent=2))
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {
-            k: (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v)
-            for k, v in row.items()
-        }
-        for row in frame.to_dict(orient="records")
-    ]
-
-
-def _print_table(frame: pd.DataFrame, empty: str) -> None:
-    if frame.empty:
-        print(empty)
-    else:
-        print(frame.to_string(index=False))
-
-
-def _emit(frame: pd.DataFrame, as_json: bool, empty: str) -> int:
-    """A listing as JSON for scripts, else as a table (or ``empty`` when there is nothing)."""
-    if as_json:
-        _print_json(_records(frame))
-    else:
-        _print_table(frame, empty)
-    return 0
-
-
 def _print_summary(summary: ImportSummary, as_json: bool) -> None:
     if as_json:
-        _print_json(summary.as_dict())
+        print_json(summary.as_dict())
     else:
         print(summary.describe())
         if summary.quarantined:
@@ -115,7 +42,7 @@ def _print_summary(summary: ImportSummary, as_json: bool) -> None:
 
 
 def cmd_import(args: argparse.Namespace, store: Store) -> int:
-    bar = _Bar(not args.json and sys.stderr.isatty())
+    bar = Bar(not args.json and sys.stderr.isatty())
     try:
         summary = import_paths(store, args.paths, args.integration, force=args.force, progress=bar)
     finally:
@@ -128,17 +55,17 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
     if args.remove:
         removed = demo.remove_demo(store)
         if args.json:
-            _print_json({"removed_invocations": removed})
+            print_json({"removed_invocations": removed})
         else:
             print(f"Removed the demo data ({removed:,} invocations).")
         return 0
-    bar = _Bar(not args.json and sys.stderr.isatty())
+    bar = Bar(not args.json and sys.stderr.isatty())
     try:
         summary = demo.load_demo(store, days=args.days, seed=args.seed, progress=bar)
     finally:
         bar.close()
     if args.json:
-        _print_json(summary.as_dict())
+        print_json(summary.as_dict())
     else:
         print(
             f"Loaded demo data into {len(summary.integrations)} integrations: "
@@ -152,10 +79,10 @@ def cmd_demo(args: argparse.Namespace, store: Store) -> int:
 def cmd_stats(args: argparse.Namespace, store: Store) -> int:
     frame = queries.integration_stats(store)
     if args.json:
-        _print_json({"database": str(store.path), "integrations": _records(frame)})
+        print_json({"database": str(store.path), "integrations": records(frame)})
         return 0
     print(f"Database: {store.path}")
-    _print_table(
+    print_table(
         frame,
         "No integrations yet. Import logs (import PATH --integration NAME) "
         "or load the demo data (demo).",
@@ -166,13 +93,13 @@ def cmd_stats(args: argparse.Namespace, store: Store) -> int:
 def cmd_quarantine(args: argparse.Namespace, store: Store) -> int:
     integ = store.get_integration(args.integration) if args.integration else None
     frame = store.quarantine_summary(integ.id if integ else None)
-    return _emit(frame, args.json, "No quarantined lines.")
+    return emit(frame, args.json, "No quarantined lines.")
 
 
 def cmd_prices_list(args: argparse.Namespace, store: Store) -> int:
     book.ensure_compiled(store)
     frame = queries.price_list(store, args.model)
-    return _emit(
+    return emit(
         frame, args.json, "No models seen yet: prices are compiled for the models in your logs."
     )
 
@@ -180,7 +107,7 @@ def cmd_prices_list(args: argparse.Namespace, store: Store) -> int:
 def cmd_prices_unpriced(args: argparse.Namespace, store: Store) -> int:
     book.ensure_compiled(store)
     frame = queries.unpriced_models(store)
-    return _emit(frame, args.json, "Every invocation is priced (or provisioned).")
+    return emit(frame, args.json, "Every invocation is priced (or provisioned).")
 
 
 _METER_OPTIONS = {
@@ -243,7 +170,7 @@ def cmd_iam_check(args: argparse.Namespace, store: Store) -> int:
         boundary = _read_policy(args.boundary_file, "boundary") if args.boundary_file else None
         result = iam_report(policies, target, boundary)
     if args.json:
-        _print_json(result.as_dict())
+        print_json(result.as_dict())
         return 0 if result.ok else 1
     width = max(len(c.requirement.action) for c in result.checks)
     for c in result.checks:
@@ -280,7 +207,7 @@ def _read_policy(path: str, kind: str) -> Policy:
 def cmd_prices_resolve_profiles(args: argparse.Namespace, store: Store) -> int:
     results = profiles.resolve_profiles(store, profile=args.profile)
     if args.json:
-        _print_json([r.__dict__ for r in results])
+        print_json([r.__dict__ for r in results])
     elif not results:
         print("No application inference profile to resolve.")
     for r in results if not args.json else []:
@@ -337,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=demo.DEFAULT_SEED, help="random seed")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_demo)
+
+    cli_sources.add_parsers(sub)
 
     p = sub.add_parser("stats", help="per integration: invocations, date range, quarantined lines")
     p.add_argument("--json", action="store_true", help="print as JSON")

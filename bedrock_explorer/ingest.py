@@ -36,6 +36,8 @@ class Progress:
     total: int | None
     unit: str
     message: str
+    #: A second line for the user, e.g. "12,345 events fetched".
+    detail: str = ""
 
 
 ProgressCallback = Callable[[Progress], None]

@@ -232,7 +232,7 @@ def _whole_line_blocks(reader: IO[bytes], first: bytes) -> Iterator[memoryview]:
         yield memoryview(buf)[: cut + 1]
 
 
-def _lines_array(block: memoryview | bytes) -> pa.Array:
+def lines_array(block: memoryview | bytes) -> pa.Array:
     """The lines of a block as an Arrow string array, without making a Python string per line.
 
     Each element keeps its trailing newline (JSON ignores it). Bytes that are not UTF-8 can only
@@ -247,7 +247,7 @@ def _lines_array(block: memoryview | bytes) -> pa.Array:
     try:
         lines.validate(full=True)
     except pa.ArrowInvalid:
-        return _lines_array(_decode(bytes(block)).encode("utf-8"))
+        return lines_array(_decode(bytes(block)).encode("utf-8"))
     return lines
 
 
@@ -284,7 +284,7 @@ def _read_lines(
                     type=pa.large_string(),
                 )
             else:
-                lines = _lines_array(block)
+                lines = lines_array(block)
             if not pending:
                 first_line = next_line
             pending.append(lines)

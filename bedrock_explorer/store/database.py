@@ -223,6 +223,62 @@ class Store:
         ).fetchall()
         return rows[0][0] if rows else None
 
+    def checkpoints(self, integration_id: int, prefix: str = "") -> dict[str, str]:
+        """Every checkpoint of an integration whose key starts with ``prefix``."""
+        rows = self.con.execute(
+            "SELECT cursor_key, cursor_value FROM sync_checkpoints "
+            "WHERE integration_id = ? AND starts_with(cursor_key, ?)",
+            [integration_id, prefix],
+        ).fetchall()
+        return dict(rows)
+
+    def replace_checkpoints(
+        self, integration_id: int, values: dict[str, str], delete_prefixes: list[str]
+    ) -> None:
+        """Delete checkpoints by prefix and set others, in one transaction.
+
+        Why one transaction: ending a sync run replaces its per-slice positions by the run's end
+        time; a crash between the two would otherwise leave neither or both.
+        """
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for prefix in delete_prefixes:
+                self.con.execute(
+                    "DELETE FROM sync_checkpoints "
+                    "WHERE integration_id = ? AND starts_with(cursor_key, ?)",
+                    [integration_id, prefix],
+                )
+            for key, value in values.items():
+                self.con.execute(
+                    "INSERT OR REPLACE INTO sync_checkpoints "
+                    "VALUES (?, ?, ?, current_timestamp AT TIME ZONE 'UTC')",
+                    [integration_id, key, value],
+                )
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def update_integration_config(self, name: str, config: dict[str, Any]) -> Integration:
+        """Replace an integration's source settings (its data and checkpoints stay)."""
+        integ = self.get_integration(name)
+        self.con.execute(
+            "UPDATE integrations SET config = ? WHERE id = ?", [json.dumps(config), integ.id]
+        )
+        return self.get_integration(name)
+
+    def rename_integration(self, name: str, new_name: str) -> Integration:
+        new_name = new_name.strip()
+        if not new_name:
+            raise UserFacingError("An integration needs a name", "give it a short descriptive name")
+        integ = self.get_integration(name)
+        if new_name != name and self.find_integration(new_name) is not None:
+            raise IntegrationExistsError(
+                f"An integration named {new_name!r} already exists", "choose another name"
+            )
+        self.con.execute("UPDATE integrations SET name = ? WHERE id = ?", [new_name, integ.id])
+        return self.get_integration(new_name)
+
     def write_batch(self, integration_id: int, batch: RawBatch) -> BatchResult:
         """Parse and store a batch (rows, quarantine and checkpoints in one transaction)."""
         return writer.write_batch(self.con, integration_id, batch)

@@ -1,0 +1,303 @@
+"""CLI commands for integrations and syncing: ``integrations add|list|show|test|remove``, ``sync``.
+
+Exit codes for cron: 0 everything synced, 1 at least one integration failed (each failure is one
+line on stderr naming the fix), 2 bad arguments. Output is quiet on a non-terminal except for one
+summary line per integration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pandas as pd
+
+from bedrock_explorer import queries
+from bedrock_explorer.cli_output import Bar, emit, print_json, records
+from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, SourceSettings
+from bedrock_explorer.store import Store
+from bedrock_explorer.sync import sync_integration
+from bedrock_explorer.verify import ConnectionReport, test_connection
+
+_MARKS = {"pass": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
+
+
+def settings_from_args(args: argparse.Namespace) -> SourceSettings:
+    """The source settings given on the command line, validated."""
+    if args.role_arn:
+        auth = Auth(
+            "role",
+            profile=args.profile,
+            role_arn=args.role_arn,
+            external_id=args.external_id,
+            session_name=args.session_name or "bedrock-explorer",
+        )
+    elif args.profile:
+        auth = Auth("profile", profile=args.profile)
+    else:
+        auth = Auth()
+    region = args.region or boto3.Session(profile_name=args.profile).region_name
+    if args.log_group:
+        kind = "cloudwatch"
+    elif args.bucket:
+        kind = "s3"
+    else:
+        kind = "local"
+    settings = SourceSettings(
+        kind,
+        region=region if kind != "local" else None,
+        log_group=args.log_group,
+        bucket=args.bucket,
+        prefix=args.prefix or "",
+        paths=tuple(args.path or ()),
+        auth=auth,
+        first_sync_days=args.first_sync_days,
+    )
+    settings.validate()
+    return settings
+
+
+def print_report(report: ConnectionReport) -> None:
+    width = max(len(c.name) for c in report.checks)
+    for check in report.checks:
+        print(f"{_MARKS[check.status]} {check.name:<{width}}  {check.message}")
+        if check.fix:
+            print(f"     {'':<{width}}  → {check.fix}")
+
+
+def cmd_add(args: argparse.Namespace, store: Store) -> int:
+    settings = settings_from_args(args)
+    if store.find_integration(args.name):
+        raise UserFacingError(
+            f"An integration named {args.name!r} already exists", "choose another name"
+        )
+    if settings.kind != "local" and not args.skip_test:
+        report = test_connection(settings)
+        if not args.json:
+            print_report(report)
+        if not report.ok:
+            if args.json:
+                print_json({"saved": False, "report": report.as_dict()})
+            print(
+                "\nNot saved: fix what failed, or add --skip-test to save it anyway.",
+                file=sys.stderr,
+            )
+            return 1
+    integ = store.add_integration(args.name, settings.kind, settings.to_config())
+    if args.json:
+        print_json({"saved": True, "integration": integ.name, "config": integ.config})
+    else:
+        print(f"\nSaved {integ.name!r}: {settings.describe()}, {settings.auth.describe()}.")
+        print(f"First sync: python -m bedrock_explorer sync {_quote(integ.name)}")
+    return 0
+
+
+def _quote(name: str) -> str:
+    return name if name.replace("-", "").replace("_", "").isalnum() else repr(name)
+
+
+def _source(kind: str, config: dict[str, Any]) -> str:
+    if kind == "demo":
+        return "demo data"
+    return SourceSettings.from_config(kind, config).describe()
+
+
+def integrations_frame(store: Store) -> pd.DataFrame:
+    """The integrations with status, source, volume and last sync (list and dashboard)."""
+    stats = queries.integration_stats(store)
+    by_name = {i.name: i for i in store.list_integrations()}
+    stats.insert(
+        2, "source", [_source(by_name[n].kind, by_name[n].config) for n in stats["integration"]]
+    )
+    stats.insert(1, "status", [status_label(by_name[n]) for n in stats["integration"]])
+    return stats
+
+
+def status_label(integ: Any) -> str:
+    """Active, Syncing, Error or Never synced — the words of the Integrations page."""
+    if integ.is_demo:
+        return "Demo data"
+    return {"ok": "Active", "running": "Syncing", "error": "Error"}.get(
+        integ.last_sync_status or "", "Never synced"
+    )
+
+
+def cmd_list(args: argparse.Namespace, store: Store) -> int:
+    frame = integrations_frame(store)
+    if not args.json:
+        frame = frame[
+            ["integration", "status", "source", "invocations", "cost_usd", "first_invocation",
+             "last_invocation", "last_sync_finished_at"]
+        ]  # fmt: skip
+    return emit(
+        frame,
+        args.json,
+        "No integrations yet. Add one: python -m bedrock_explorer integrations add NAME "
+        "--log-group GROUP --region REGION (or --bucket BUCKET, or --path FOLDER)",
+    )
+
+
+def cmd_show(args: argparse.Namespace, store: Store) -> int:
+    integ = store.get_integration(args.name)
+    row = integrations_frame(store).set_index("integration").loc[integ.name]
+    data = {
+        "integration": integ.name,
+        "kind": integ.kind,
+        "source": _source(integ.kind, integ.config),
+        "config": integ.config,
+        **{k: v for k, v in records(row.to_frame().T)[0].items()},
+        "checkpoints": len(store.checkpoints(integ.id)),
+    }
+    if args.json:
+        print_json(data)
+        return 0
+    width = max(len(k) for k in data)
+    for key, value in data.items():
+        if key != "config":
+            print(f"{key:<{width}}  {'' if value is None else value}")
+    if integ.kind not in ("demo", "local"):
+        auth = SourceSettings.from_config(integ.kind, integ.config).auth
+        print(f"{'authentication':<{width}}  {auth.describe()}")
+    return 0
+
+
+def cmd_test(args: argparse.Namespace, store: Store) -> int:
+    integ = store.get_integration(args.name)
+    if integ.kind in ("demo", "local"):
+        raise UserFacingError(
+            f"{integ.name!r} reads {integ.kind} data: there is no AWS connection to test",
+            "test a CloudWatch or S3 integration",
+        )
+    report = test_connection(SourceSettings.from_config(integ.kind, integ.config))
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print_report(report)
+    return 0 if report.ok else 1
+
+
+def cmd_remove(args: argparse.Namespace, store: Store) -> int:
+    integ = store.get_integration(args.name)
+    count = int(
+        store.con.execute(
+            "SELECT count(*) FROM invocations WHERE integration_id = ?", [integ.id]
+        ).fetchall()[0][0]
+    )
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserFacingError(
+                f"Removing {integ.name!r} deletes its {count:,} invocations",
+                "add --yes to confirm",
+            )
+        answer = input(f"Delete {integ.name!r} and its {count:,} stored invocations? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("Nothing removed.")
+            return 1
+    removed = store.remove_integration(integ.name)
+    if args.json:
+        print_json({"removed": integ.name, "invocations": removed})
+    else:
+        print(f"Removed {integ.name!r} and its {removed:,} invocations.")
+    return 0
+
+
+def cmd_sync(args: argparse.Namespace, store: Store) -> int:
+    if args.all:
+        names = [i.name for i in store.list_integrations() if not i.is_demo]
+        if not names:
+            raise UserFacingError("There is no integration to sync", "add one first")
+    elif args.names:
+        names = args.names
+    else:
+        raise UserFacingError("Which integration?", "name one or more, or use --all")
+    since = datetime.combine(args.since, datetime.min.time(), tzinfo=UTC) if args.since else None
+    failed = 0
+    summaries = []
+    for name in names:
+        bar = Bar(not args.json and sys.stderr.isatty())
+        try:
+            summary = sync_integration(store, name, since=since, progress=bar)
+        except UserFacingError as err:
+            bar.close()
+            failed += 1
+            print(f"error: {name}: {err}", file=sys.stderr)
+            summaries.append({"integration": name, "ok": False, "error": str(err)})
+            continue
+        bar.close()
+        summaries.append({"ok": True, **summary.as_dict()})
+        if not args.json:
+            print(summary.describe())
+    if args.json:
+        print_json(summaries)
+    return 1 if failed else 0
+
+
+def _date(text: str) -> Any:
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from err
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``integrations …`` and ``sync`` on the main parser."""
+    integrations = sub.add_parser("integrations", help="where logs come from: add, list, test …")
+    isub = integrations.add_subparsers(dest="integrations_command", required=True, metavar="ACTION")
+
+    p = isub.add_parser("add", help="add a CloudWatch Logs, S3 or local-folder integration")
+    p.add_argument("name", help="a short descriptive name, e.g. 'prod us-east-1'")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--log-group", help="the CloudWatch Logs log group Bedrock writes to")
+    where.add_argument("--bucket", help="the S3 bucket Bedrock delivers logs to")
+    where.add_argument("--path", action="append", help="a local folder or file (repeatable)")
+    p.add_argument("--prefix", help="with --bucket: the key prefix before AWSLogs/")
+    p.add_argument("--region", help="the AWS region of the logs (default: the profile's)")
+    p.add_argument("--profile", help="a named AWS profile (default: the default credential chain)")
+    p.add_argument("--role-arn", help="a role to assume (cross-account access)")
+    p.add_argument("--external-id", help="with --role-arn: the external id the role requires")
+    p.add_argument("--session-name", help="with --role-arn: the role session name")
+    p.add_argument(
+        "--first-sync-days",
+        type=int,
+        default=DEFAULT_FIRST_SYNC_DAYS,
+        help=f"how far back the first sync reaches (default {DEFAULT_FIRST_SYNC_DAYS} days)",
+    )
+    p.add_argument("--skip-test", action="store_true", help="save without the connection test")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_add)
+
+    p = isub.add_parser("list", help="integrations with status, volume and last sync")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_list)
+
+    p = isub.add_parser("show", help="one integration in detail")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_show)
+
+    p = isub.add_parser("test", help="the connection test: credentials, logging, source, sample")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_test)
+
+    p = isub.add_parser("remove", help="delete an integration and its stored invocations")
+    p.add_argument("name")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func=cmd_remove)
+
+    p = sub.add_parser("sync", help="fetch new invocation logs (CloudWatch Logs, S3, folders)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="integrations to sync")
+    p.add_argument("--all", action="store_true", help="every integration except demo data")
+    p.add_argument(
+        "--since",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="re-read from this date (nothing already stored is stored twice)",
+    )
+    p.add_argument("--json", action="store_true", help="print the summaries as JSON")
+    p.set_defaults(func=cmd_sync)

@@ -1,0 +1,331 @@
+"""Sync an integration: fetch what is new from CloudWatch Logs, S3 or local files into the store.
+
+One entry point for the CLI (cron), the dashboard's "Sync now" and the wizard's first sync. A sync
+never leaves the store inconsistent: rows and checkpoints commit together per batch, so a failure
+or a kill keeps what was committed and the next sync resumes from there; the integration records
+the outcome (``ok`` or ``error`` with the sentence and the fix) for the Integrations page.
+"""
+
+from __future__ import annotations
+
+import difflib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import boto3
+import botocore.exceptions
+
+from bedrock_explorer import aws
+from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.ingest import (
+    ImportSummary,
+    Progress,
+    ProgressCallback,
+    coalesce,
+    import_paths,
+    prefetch,
+)
+from bedrock_explorer.pricing import book
+from bedrock_explorer.sources import cloudwatch, s3
+from bedrock_explorer.sources.settings import SourceSettings
+from bedrock_explorer.store import Integration, Store
+
+#: Lines per transaction during a sync. Smaller than an import's row group: a sync is bound by
+#: the network, and a commit every ~16k events keeps the progress bar and the resume point fresh.
+SYNC_BATCH_LINES = 16_384
+
+SessionFactory = Callable[[SourceSettings], boto3.Session]
+
+
+def _no_progress(_: Progress) -> None:
+    return None
+
+
+def default_session(settings: SourceSettings) -> boto3.Session:
+    return aws.session_for(settings.auth, settings.region)
+
+
+@dataclass
+class SyncSummary(ImportSummary):
+    """What a sync did."""
+
+    kind: str = ""
+    fetched: int = 0  # events (CloudWatch) or objects (S3)
+    unit: str = "events"
+    requests: int = 0
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+    resumed: bool = False
+
+    def describe(self) -> str:
+        if self.kind == "local":
+            return super().describe()
+        span = ""
+        if self.window_from and self.window_to:
+            span = (
+                f" ({self.window_from:%Y-%m-%d %H:%M} → {self.window_to:%Y-%m-%d %H:%M} UTC"
+                + (", resumed" if self.resumed else "")
+                + ")"
+            )
+        return (
+            f"{self.integration}: {self.fetched:,} {self.unit} fetched{span}, "
+            f"{self.inserted:,} new invocations, {self.duplicates:,} already stored, "
+            f"{self.quarantined:,} malformed lines quarantined in {self.seconds:.1f} s"
+        )
+
+
+def sync_integration(
+    store: Store,
+    name: str,
+    *,
+    since: datetime | None = None,
+    now: datetime | None = None,
+    progress: ProgressCallback = _no_progress,
+    session_factory: SessionFactory = default_session,
+    batch_lines: int = SYNC_BATCH_LINES,
+    requests_per_second: float | None = None,
+) -> SyncSummary:
+    """Fetch what is new for one integration; raises :class:`UserFacingError` on failure.
+
+    ``requests_per_second`` caps CloudWatch requests (default
+    :data:`cloudwatch.REQUESTS_PER_SECOND`, the API's quota; ``0`` for no cap).
+    """
+    if requests_per_second is None:
+        requests_per_second = cloudwatch.REQUESTS_PER_SECOND
+    integ = store.get_integration(name)
+    if integ.is_demo:
+        raise UserFacingError(
+            f"{name!r} is demo data; it has no source to sync",
+            "add an integration for your own logs, or remove the demo data",
+        )
+    settings = SourceSettings.from_config(integ.kind, integ.config)
+    started = time.monotonic()
+    now = now or datetime.now(UTC)
+    if settings.kind == "local":
+        summary = SyncSummary(integration=name, kind="local", integrations=[name])
+        result = import_paths(store, settings.paths, name, progress=progress)
+        for key in ("files", "files_unchanged", "lines", "inserted", "duplicates", "quarantined"):
+            setattr(summary, key, getattr(result, key))
+        summary.seconds = result.seconds
+        return summary
+    summary = SyncSummary(integration=name, kind=settings.kind, integrations=[name])
+    store.set_sync_status(integ.id, "running", f"syncing from {settings.describe()}")
+    try:
+        try:
+            settings.validate()
+            session = session_factory(settings)
+            if settings.kind == "cloudwatch":
+                _sync_cloudwatch(
+                    store,
+                    integ,
+                    settings,
+                    session,
+                    summary,
+                    since,
+                    now,
+                    progress,
+                    batch_lines,
+                    requests_per_second,
+                )
+            else:
+                _sync_s3(
+                    store, integ, settings, session, summary, since, now, progress, batch_lines
+                )
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
+            raise _explain(err, settings, session_factory) from err
+    except UserFacingError as err:
+        store.set_sync_status(integ.id, "error", str(err))
+        raise
+    except BaseException as err:
+        store.set_sync_status(
+            integ.id,
+            "error",
+            "interrupted: what was committed stays; sync again to resume"
+            if isinstance(err, KeyboardInterrupt)
+            else f"unexpected error: {err!r}",
+        )
+        raise
+    book.ensure_compiled(store)  # new model ids get their price points
+    summary.seconds = time.monotonic() - started
+    store.set_sync_status(integ.id, "ok", summary.describe())
+    return summary
+
+
+def _write(
+    store: Store,
+    integ: Integration,
+    batches: Any,
+    summary: SyncSummary,
+    batch_lines: int,
+    report: Callable[[], None],
+) -> None:
+    # Progress is reported here, on the caller's thread (the dashboard's st.progress needs that).
+    for batch in prefetch(coalesce(batches, batch_lines)):
+        summary.add(store.write_batch(integ.id, batch))
+        report()
+
+
+def _sync_cloudwatch(
+    store: Store,
+    integ: Integration,
+    settings: SourceSettings,
+    session: boto3.Session,
+    summary: SyncSummary,
+    since: datetime | None,
+    now: datetime,
+    progress: ProgressCallback,
+    batch_lines: int,
+    requests_per_second: float | None,
+) -> None:
+    logs = aws.client(session, "logs", settings.region)
+    saved = store.checkpoints(integ.id, "cloudwatch:")
+    window = cloudwatch.plan_window(
+        saved, now=now, since=since, first_sync_days=settings.first_sync_days
+    )
+    positions: dict[str, cloudwatch.Position] = {}
+    if window.resumed:
+        positions = {
+            k: cloudwatch.Position.loads(v)
+            for k, v in saved.items()
+            if k.startswith(cloudwatch.SLICE_PREFIX)
+        }
+    else:
+        store.replace_checkpoints(integ.id, {}, [cloudwatch.SLICE_PREFIX, cloudwatch.KEY_RUN])
+    summary.window_from = cloudwatch.from_ms(window.start_ms)
+    summary.window_to = cloudwatch.from_ms(window.end_ms)
+    summary.resumed = window.resumed
+    reader = cloudwatch.LogGroupReader(
+        logs, settings.log_group or "", requests_per_second=requests_per_second
+    )
+
+    def report() -> None:
+        summary.fetched, summary.requests = reader.events, reader.requests
+        progress(
+            Progress(
+                reader.slices_done,
+                reader.slices_total,
+                "slices",
+                f"Syncing {integ.name}",
+                f"{reader.events:,} events fetched, {summary.inserted:,} new",
+            )
+        )
+
+    _write(store, integ, reader.batches(window, positions), summary, batch_lines, report)
+    report()
+    synced_to = max(window.end_ms, int(saved.get(cloudwatch.KEY_SYNCED_TO) or 0))
+    store.replace_checkpoints(
+        integ.id,
+        {cloudwatch.KEY_SYNCED_TO: str(synced_to)},
+        [cloudwatch.SLICE_PREFIX, cloudwatch.KEY_RUN],
+    )
+
+
+def _sync_s3(
+    store: Store,
+    integ: Integration,
+    settings: SourceSettings,
+    session: boto3.Session,
+    summary: SyncSummary,
+    since: datetime | None,
+    now: datetime,
+    progress: ProgressCallback,
+    batch_lines: int,
+) -> None:
+    client = aws.client(session, "s3", settings.region)
+    bucket, prefix = settings.bucket or "", settings.normalised_prefix
+    synced_to = store.get_checkpoint(integ.id, s3.KEY_SYNCED_TO)
+    if since is None:
+        # Objects land in the hour folder of their records; a day back covers late deliveries.
+        since = (
+            datetime.fromisoformat(synced_to) - timedelta(days=1)
+            if synced_to
+            else now - timedelta(days=settings.first_sync_days)
+        )
+    summary.window_from, summary.window_to, summary.unit = since, now, "objects"
+    seen = store.checkpoints(integ.id, s3.OBJECT_PREFIX)
+    progress(Progress(0, None, "objects", f"Listing s3://{bucket}/{prefix}"))
+    todo = [
+        obj
+        for obj in s3.list_log_objects(client, bucket, prefix, since)
+        if seen.get(obj.checkpoint_key) != obj.etag
+    ]
+    del seen
+    reader = s3.BucketReader(client, bucket, prefix)
+
+    def report() -> None:
+        summary.fetched = reader.objects_done
+        progress(
+            Progress(
+                reader.objects_done,
+                len(todo),
+                "objects",
+                f"Syncing {integ.name}",
+                f"{reader.objects_done:,} of {len(todo):,} new objects, {summary.inserted:,} new",
+            )
+        )
+
+    _write(store, integ, reader.batches(todo), summary, batch_lines, report)
+    report()
+    previous = datetime.fromisoformat(synced_to) if synced_to else now
+    store.replace_checkpoints(integ.id, {s3.KEY_SYNCED_TO: max(now, previous).isoformat()}, [])
+
+
+def _explain(
+    err: Exception, settings: SourceSettings, session_factory: SessionFactory
+) -> UserFacingError:
+    """An AWS failure during a sync, in words naming the integration's resource and the fix."""
+    code = ""
+    if isinstance(err, botocore.exceptions.ClientError):
+        code = err.response.get("Error", {}).get("Code", "")
+    if settings.kind == "cloudwatch":
+        where = f"the log group {settings.log_group} in {settings.region}"
+        if code == "ResourceNotFoundException":
+            close = suggest_log_groups(settings, session_factory)
+            fix = (
+                "did you mean " + " or ".join(repr(c) for c in close) + "? Edit the integration"
+                if close
+                else "check the log group name and region in Bedrock → Settings → Model "
+                "invocation logging, then edit the integration"
+            )
+            missing = f"There is no log group {settings.log_group!r} in {settings.region}"
+            return UserFacingError(missing, fix)
+        return aws.explain(
+            err,
+            f"reading {where}",
+            "logs:FilterLogEvents and logs:DescribeLogGroups on it to the integration's "
+            "credentials (the IAM Policy Checker writes the policy)",
+        )
+    where = f"reading s3://{settings.bucket}/{settings.normalised_prefix}"
+    if code == "NoSuchBucket":
+        return UserFacingError(
+            f"There is no bucket {settings.bucket!r}",
+            "check the bucket name in Bedrock → Settings → Model invocation logging",
+        )
+    return aws.explain(
+        err,
+        where,
+        "s3:ListBucket and s3:GetObject on it to the integration's credentials "
+        "(the IAM Policy Checker writes the policy)",
+    )
+
+
+def suggest_log_groups(
+    settings: SourceSettings, session_factory: SessionFactory = default_session, n: int = 3
+) -> list[str]:
+    """Existing log group names close to the configured one (a typo's likely fix)."""
+    try:
+        logs = aws.client(session_factory(settings), "logs", settings.region)
+        names = cloudwatch.list_log_groups(logs)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, UserFacingError):
+        return []
+    return close_names(settings.log_group or "", names, n)
+
+
+def close_names(name: str, names: list[str], n: int = 3) -> list[str]:
+    """Names close to ``name``, ignoring case (``/aws/Bedrock`` vs ``/aws/bedrock``)."""
+    lowered = {candidate.lower(): candidate for candidate in names}
+    matches = difflib.get_close_matches(name.lower(), list(lowered), n=n, cutoff=0.6)
+    return [lowered[m] for m in matches]
