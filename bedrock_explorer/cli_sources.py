@@ -21,7 +21,7 @@ from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, SourceSettings
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync import sync_integration
-from bedrock_explorer.verify import ConnectionReport, test_connection
+from bedrock_explorer.verify import ConnectionReport, check_connection
 
 _MARKS = {"pass": "ok  ", "warn": "warn", "fail": "FAIL", "skip": "skip"}
 
@@ -76,7 +76,7 @@ def cmd_add(args: argparse.Namespace, store: Store) -> int:
             f"An integration named {args.name!r} already exists", "choose another name"
         )
     if settings.kind != "local" and not args.skip_test:
-        report = test_connection(settings)
+        report = check_connection(settings)
         if not args.json:
             print_report(report)
         if not report.ok:
@@ -172,7 +172,7 @@ def cmd_test(args: argparse.Namespace, store: Store) -> int:
             f"{integ.name!r} reads {integ.kind} data: there is no AWS connection to test",
             "test a CloudWatch or S3 integration",
         )
-    report = test_connection(SourceSettings.from_config(integ.kind, integ.config))
+    report = check_connection(SourceSettings.from_config(integ.kind, integ.config))
     if args.json:
         print_json(report.as_dict())
     else:

@@ -94,7 +94,7 @@ def logging_destinations(session: Any, region: str) -> LoggingDestinations | Non
     return LoggingDestinations.from_response(bedrock.get_model_invocation_logging_configuration())
 
 
-def test_connection(
+def check_connection(
     settings: SourceSettings, session_factory: SessionFactory = default_session
 ) -> ConnectionReport:
     """Run every check for an integration's settings (saved or not yet saved)."""
