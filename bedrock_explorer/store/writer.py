@@ -18,7 +18,10 @@ Why it is shaped this way (figures in ``bench/README.md``):
 
 from __future__ import annotations
 
+import contextlib
+
 import duckdb
+import pyarrow as pa
 
 from bedrock_explorer import model_ids, records
 from bedrock_explorer.raw import BatchResult, RawBatch
@@ -60,16 +63,32 @@ def _write_batch(
             _write_rows(cur, integration_id, batch, result, strict)
         if batch.problems:
             result.quarantined += _quarantine_problems(cur, integration_id, batch)
-        for key, value in batch.checkpoints.items():
-            cur.execute(
-                f"INSERT OR REPLACE INTO sync_checkpoints VALUES (?, ?, ?, {_NOW})",
-                [integration_id, key, value],
-            )
+        if batch.checkpoints:
+            _save_checkpoints(cur, integration_id, batch.checkpoints)
         cur.execute("COMMIT")
     except BaseException:
         cur.execute("ROLLBACK")
         raise
     return result
+
+
+def _save_checkpoints(
+    cur: duckdb.DuckDBPyConnection, integration_id: int, checkpoints: dict[str, str]
+) -> None:
+    # One statement for all: an S3 batch carries one checkpoint per object (hundreds), and a
+    # statement per checkpoint cost more than parsing the batch.
+    table = pa.table(
+        {"k": pa.array(list(checkpoints), pa.string()), "v": pa.array(list(checkpoints.values()))}
+    )
+    cur.register("new_checkpoints", table)
+    try:
+        cur.execute(
+            f"INSERT OR REPLACE INTO sync_checkpoints SELECT ?, k, v, {_NOW} FROM new_checkpoints",
+            [integration_id],
+        )
+    finally:
+        with contextlib.suppress(duckdb.Error):  # an aborted transaction refuses unregister
+            cur.unregister("new_checkpoints")
 
 
 def _write_rows(

@@ -1,0 +1,184 @@
+"""Sync benchmark: our CloudWatch and S3 syncs against bare boto3 loops, on ``moto_server``.
+
+    python bench/sync.py [--events 50000] [--days 10] [--runs 3]
+
+Starts ``moto_server`` on a free loopback port, seeds one log group and the same records in an
+S3 delivery layout (gzip NDJSON per hour folder), then, in the same run and alternating:
+
+* *bare CloudWatch*: a boto3 ``FilterLogEvents`` paginator over the whole log group, keeping each
+  page's messages (nothing parsed, nothing stored);
+* *our CloudWatch sync*: ``sync_integration`` into a fresh DuckDB file: time slices fetched
+  concurrently, every record parsed and stored, checkpoints committed;
+* *bare S3*: ``list_objects_v2`` + ``get_object`` + gunzip of every log object, one at a time;
+* *our S3 sync*: ``sync_integration`` of the same objects (parallel fetches, parse, store).
+
+moto has no request quota, so ours runs without its 5 requests/s limiter (``--quota`` adds a run
+with it, which is what real AWS allows). Prints medians and the ratio ours / bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import boto3
+
+from bedrock_explorer.pricing import book
+from bedrock_explorer.sources import s3 as s3_source
+from bedrock_explorer.sources.settings import SourceSettings
+from bedrock_explorer.store import Store
+from bedrock_explorer.sync import sync_integration
+from tests.aws_seed import LOG_GROUP, make_records, seed_bucket, seed_log_group
+
+BUCKET = "bedrock-logs-bench"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    port = _free_port()
+    exe = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
+    proc = subprocess.Popen(
+        [exe, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+            return proc, url
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("moto_server did not start")
+
+
+def bare_cloudwatch() -> int:
+    logs = boto3.client("logs", region_name="us-east-1")
+    messages: list[str] = []
+    for page in logs.get_paginator("filter_log_events").paginate(logGroupName=LOG_GROUP):
+        messages.extend(e["message"] for e in page["events"])
+    return len(messages)
+
+
+def bare_s3() -> int:
+    client = boto3.client("s3", region_name="us-east-1")
+    lines = 0
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+        for obj in page.get("Contents", []):
+            if s3_source.is_log_key(obj["Key"]):
+                body = client.get_object(Bucket=BUCKET, Key=obj["Key"])["Body"].read()
+                lines += s3_source.inflate(body).count(b"\n")
+    return lines
+
+
+def ours(kind: str, days: int, rps: float) -> tuple[float, int]:
+    """Time one sync into a fresh database whose schema and price catalogue already exist
+    (created untimed: a one-off cost of a new file, not of syncing)."""
+    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
+        if kind == "cloudwatch":
+            settings = SourceSettings(
+                "cloudwatch", region="us-east-1", log_group=LOG_GROUP, first_sync_days=days + 1
+            )
+        else:
+            settings = SourceSettings(
+                "s3", region="us-east-1", bucket=BUCKET, first_sync_days=days + 1
+            )
+        store.add_integration("bench", kind, settings.to_config())
+        book.ensure_compiled(store)
+        started = time.perf_counter()
+        summary = sync_integration(store, "bench", requests_per_second=rps)
+        return time.perf_counter() - started, summary.inserted
+
+
+def timed(fn: Callable[[], int]) -> tuple[float, int]:
+    started = time.perf_counter()
+    count = fn()
+    return time.perf_counter() - started, count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--days", type=int, default=10, help="spread (moto refuses > 14 days)")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quota", action="store_true", help="also run ours at 5 requests/s")
+    args = parser.parse_args()
+
+    proc, url = _start_moto()
+    os.environ.update(
+        AWS_ENDPOINT_URL=url,
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_EC2_METADATA_DISABLED="true",
+    )
+    try:
+        now = datetime.now(UTC)
+        records = make_records(
+            args.events, start=now - timedelta(days=args.days), end=now - timedelta(minutes=5)
+        )
+        seed_log_group(boto3.client("logs", region_name="us-east-1"), records)
+        keys = seed_bucket(boto3.client("s3", region_name="us-east-1"), records, BUCKET)
+        del records
+        paths: dict[str, Callable[[], tuple[float, int]]] = {
+            "bare CloudWatch FilterLogEvents loop": lambda: timed(bare_cloudwatch),
+            "our CloudWatch sync (no quota)": lambda: ours("cloudwatch", args.days, 0),
+            "bare S3 list + get + gunzip loop": lambda: timed(bare_s3),
+            "our S3 sync": lambda: ours("s3", args.days, 0),
+        }
+        if args.quota:
+            paths["our CloudWatch sync (5 requests/s)"] = lambda: ours("cloudwatch", args.days, 5.0)
+        times: dict[str, list[float]] = {name: [] for name in paths}
+        counts: dict[str, int] = {}
+        for _ in range(args.runs):
+            for name, fn in paths.items():
+                seconds, count = fn()
+                times[name].append(seconds)
+                counts[name] = count
+    finally:
+        proc.terminate()
+        proc.wait()
+
+    print(
+        f"\n{args.events:,} records over {args.days} days, {len(keys):,} S3 objects; "
+        f"median of {args.runs}; {platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}\n"
+    )
+    print(f"| {'path':<38} | records | seconds | records/s | vs bare |")
+    print(f"|{'-' * 40}|--------:|--------:|----------:|--------:|")
+    bare = {"CloudWatch": 0.0, "S3": 0.0}
+    for name in paths:
+        median = statistics.median(times[name])
+        rate = counts[name] / median
+        family = "CloudWatch" if "CloudWatch" in name else "S3"
+        if name.startswith("bare"):
+            bare[family] = rate
+        ratio = rate / bare[family] if bare[family] else float("nan")
+        print(
+            f"| {name:<38} | {counts[name]:>7,} | {median:>7.2f} | {rate:>9,.0f} | {ratio:>6.2f}x |"
+        )
+
+
+if __name__ == "__main__":
+    main()
