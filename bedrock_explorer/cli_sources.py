@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
-import pandas as pd
 
-from bedrock_explorer import queries
 from bedrock_explorer.cli_output import Bar, emit, print_json, records
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.integration_list import integrations_frame, source_label
 from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, SourceSettings
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync import sync_integration
@@ -100,32 +99,6 @@ def _quote(name: str) -> str:
     return name if name.replace("-", "").replace("_", "").isalnum() else repr(name)
 
 
-def _source(kind: str, config: dict[str, Any]) -> str:
-    if kind == "demo":
-        return "demo data"
-    return SourceSettings.from_config(kind, config).describe()
-
-
-def integrations_frame(store: Store) -> pd.DataFrame:
-    """The integrations with status, source, volume and last sync (list and dashboard)."""
-    stats = queries.integration_stats(store)
-    by_name = {i.name: i for i in store.list_integrations()}
-    stats.insert(
-        2, "source", [_source(by_name[n].kind, by_name[n].config) for n in stats["integration"]]
-    )
-    stats.insert(1, "status", [status_label(by_name[n]) for n in stats["integration"]])
-    return stats
-
-
-def status_label(integ: Any) -> str:
-    """Active, Syncing, Error or Never synced — the words of the Integrations page."""
-    if integ.is_demo:
-        return "Demo data"
-    return {"ok": "Active", "running": "Syncing", "error": "Error"}.get(
-        integ.last_sync_status or "", "Never synced"
-    )
-
-
 def cmd_list(args: argparse.Namespace, store: Store) -> int:
     frame = integrations_frame(store)
     if not args.json:
@@ -147,7 +120,7 @@ def cmd_show(args: argparse.Namespace, store: Store) -> int:
     data = {
         "integration": integ.name,
         "kind": integ.kind,
-        "source": _source(integ.kind, integ.config),
+        "source": source_label(integ.kind, integ.config),
         "config": integ.config,
         **{k: v for k, v in records(row.to_frame().T)[0].items()},
         "checkpoints": len(store.checkpoints(integ.id)),

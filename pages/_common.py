@@ -15,6 +15,8 @@ import streamlit as st
 from bedrock_explorer import queries
 from bedrock_explorer.config import resolve_db_path
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.iam.checker import Report, policy_json
+from bedrock_explorer.iam.evaluator import Verdict
 from bedrock_explorer.store import Store
 
 
@@ -62,3 +64,58 @@ def compact(number: float) -> str:
         if abs(number) >= size:
             return f"{number / size:.1f}{suffix}"
     return f"{number:,.0f}"
+
+
+# Plain symbols, not emoji: they render in every font.
+ICONS = {
+    Verdict.ALLOWED: "✔",
+    Verdict.DENIED: "✖",
+    Verdict.NOT_ALLOWED: "✖",
+    Verdict.CONDITIONAL: "⚠",
+}
+
+
+def show_iam_report(result: Report, simulated: bool | None) -> None:
+    """Verdicts, deny rewrites and the fix policy (the IAM page and the wizard's step 2)."""
+    if result.ok:
+        st.success("Everything Bedrock Explorer needs is allowed.", icon=":material/verified:")
+    else:
+        st.error(
+            "Some required permissions are missing or denied — the fix is below.",
+            icon=":material/block:",
+        )
+    rows = []
+    for c in result.checks:
+        row = {
+            "": ICONS[c.decision.verdict],
+            "required": "optional" if c.requirement.optional else "required",
+            "action": c.requirement.action,
+            "verdict": str(c.decision.verdict),
+            "why": c.decision.reason,
+            "needed for": c.requirement.purpose,
+        }
+        if simulated:
+            row["IAM simulator"] = str(c.simulated) + (" ≠ ours" if c.disagrees else "")
+        rows.append(row)
+    st.dataframe(rows, hide_index=True, width="stretch")
+    if simulated is False:
+        st.caption(
+            "IAM's policy simulator could not be used with these credentials "
+            "(iam:SimulatePrincipalPolicy): the verdicts above are ours alone."
+        )
+    for rewrite in result.deny_rewrites:
+        st.subheader(f"Fix the Deny “{rewrite['statement']}” in {rewrite['policy']}")
+        st.write(f"It blocks {', '.join(rewrite['blocks'])}. {rewrite['note']}")
+        if rewrite["rewritten"] is not None:
+            st.code(policy_json(rewrite["rewritten"]), language="json")
+    if result.fix_policy:
+        st.subheader("Policy to attach to the role")
+        text = policy_json(result.fix_policy)
+        st.code(text, language="json")
+        st.download_button(
+            "Download policy JSON",
+            text,
+            file_name="bedrock-explorer-read.json",
+            mime="application/json",
+            icon=":material/download:",
+        )

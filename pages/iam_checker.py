@@ -5,17 +5,9 @@ import streamlit as st
 from bedrock_explorer import aws
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam import live
-from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, Report, policy_json, report
-from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
-from pages._common import open_store, sidebar
-
-# Plain symbols, not emoji: they render in every font.
-ICONS = {
-    Verdict.ALLOWED: "✔",
-    Verdict.DENIED: "✖",
-    Verdict.NOT_ALLOWED: "✖",
-    Verdict.CONDITIONAL: "⚠",
-}
+from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, report
+from bedrock_explorer.iam.evaluator import Policy, load_document
+from pages._common import open_store, show_iam_report, sidebar
 
 st.title("IAM Policy Checker")
 st.caption(
@@ -55,51 +47,6 @@ def _target() -> LogGroupTarget | BucketTarget:
     return BucketTarget(bucket.strip(), prefix)
 
 
-def _show(result: Report, simulated: bool | None) -> None:
-    if result.ok:
-        st.success("Everything Bedrock Explorer needs is allowed.", icon=":material/verified:")
-    else:
-        st.error(
-            "Some required permissions are missing or denied — the fix is below.",
-            icon=":material/block:",
-        )
-    rows = []
-    for c in result.checks:
-        row = {
-            "": ICONS[c.decision.verdict],
-            "required": "optional" if c.requirement.optional else "required",
-            "action": c.requirement.action,
-            "verdict": str(c.decision.verdict),
-            "why": c.decision.reason,
-            "needed for": c.requirement.purpose,
-        }
-        if simulated:
-            row["IAM simulator"] = str(c.simulated) + (" ≠ ours" if c.disagrees else "")
-        rows.append(row)
-    st.dataframe(rows, hide_index=True, width="stretch")
-    if simulated is False:
-        st.caption(
-            "IAM's policy simulator could not be used with these credentials "
-            "(iam:SimulatePrincipalPolicy): the verdicts above are ours alone."
-        )
-    for rewrite in result.deny_rewrites:
-        st.subheader(f"Fix the Deny “{rewrite['statement']}” in {rewrite['policy']}")
-        st.write(f"It blocks {', '.join(rewrite['blocks'])}. {rewrite['note']}")
-        if rewrite["rewritten"] is not None:
-            st.code(policy_json(rewrite["rewritten"]), language="json")
-    if result.fix_policy:
-        st.subheader("Policy to attach to the role")
-        text = policy_json(result.fix_policy)
-        st.code(text, language="json")
-        st.download_button(
-            "Download policy JSON",
-            text,
-            file_name="bedrock-explorer-read.json",
-            mime="application/json",
-            icon=":material/download:",
-        )
-
-
 if mode == "Paste policy JSON":
     pasted = st.text_area(
         "Identity policy JSON (inline or managed)", height=220, key="iam_policy_text"
@@ -126,7 +73,7 @@ if mode == "Paste policy JSON":
                 if boundary_text.strip()
                 else None
             )
-            _show(report(policies, _target(), boundary), None)
+            show_iam_report(report(policies, _target(), boundary), None)
         except UserFacingError as err:
             st.error(str(err))
 else:
@@ -160,6 +107,6 @@ else:
                 + (f"; permissions boundary {role.boundary.name}" if role.boundary else "")
             )
             result = report(role.policies, _target(), role.boundary)
-            _show(result, live.simulate(iam, role.role_arn, result.checks))
+            show_iam_report(result, live.simulate(iam, role.role_arn, result.checks))
         except UserFacingError as err:
             st.error(str(err))

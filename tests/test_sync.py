@@ -94,6 +94,7 @@ def faulty_session(
         return sess
 
     factory.calls = calls  # type: ignore[attr-defined]
+    factory.handler = handler  # type: ignore[attr-defined]
     return factory
 
 

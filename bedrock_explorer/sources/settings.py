@@ -112,13 +112,17 @@ class SourceSettings:
             )
         if self.kind == "cloudwatch" and not _LOG_GROUP.match(self.log_group or ""):
             raise UserFacingError(
-                f"{self.log_group or 'The log group name'!r} is not a valid log group name",
+                f"{self.log_group!r} is not a valid log group name"
+                if self.log_group
+                else "No log group given",
                 "copy it from Bedrock → Settings → Model invocation logging "
                 "(letters, digits and _ - / . # only)",
             )
         if self.kind == "s3" and not _BUCKET.match(self.bucket or ""):
             raise UserFacingError(
-                f"{self.bucket or 'The bucket name'!r} is not a valid S3 bucket name",
+                f"{self.bucket!r} is not a valid S3 bucket name"
+                if self.bucket
+                else "No bucket given",
                 "use the bucket name alone (no s3:// and no path), lower case",
             )
         if not 1 <= self.first_sync_days <= 3660:

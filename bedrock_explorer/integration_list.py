@@ -1,0 +1,43 @@
+"""The integrations as the Integrations page and ``integrations list`` show them.
+
+Why shared: the dashboard and the CLI must use the same words for a status (Active, Syncing, Error,
+Never synced) and the same description of a source.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from bedrock_explorer import queries
+from bedrock_explorer.sources.settings import SourceSettings
+from bedrock_explorer.store import Store
+
+
+def source_label(kind: str, config: dict[str, Any]) -> str:
+    if kind == "demo":
+        return "demo data"
+    return SourceSettings.from_config(kind, config).describe()
+
+
+def integrations_frame(store: Store) -> pd.DataFrame:
+    """The integrations with status, source, volume and last sync (list and dashboard)."""
+    stats = queries.integration_stats(store)
+    by_name = {i.name: i for i in store.list_integrations()}
+    stats.insert(
+        2,
+        "source",
+        [source_label(by_name[n].kind, by_name[n].config) for n in stats["integration"]],
+    )
+    stats.insert(1, "status", [status_label(by_name[n]) for n in stats["integration"]])
+    return stats
+
+
+def status_label(integ: Any) -> str:
+    """Active, Syncing, Error or Never synced — the words of the Integrations page."""
+    if integ.is_demo:
+        return "Demo data"
+    return {"ok": "Active", "running": "Syncing", "error": "Error"}.get(
+        integ.last_sync_status or "", "Never synced"
+    )

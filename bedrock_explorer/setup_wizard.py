@@ -1,0 +1,127 @@
+"""The checks behind the setup wizard's steps, run with the chosen credentials before saving.
+
+Why a module of its own: the Integrations page stays a layout (no AWS calls in pages), and each
+step's check is testable with moto without a browser. Every function raises
+:class:`UserFacingError` with the fix when AWS says no.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import botocore.exceptions
+
+from bedrock_explorer import aws
+from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.iam import live
+from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, Report, report
+from bedrock_explorer.sources import cloudwatch
+from bedrock_explorer.sources.settings import Auth, SourceSettings
+from bedrock_explorer.sync import SessionFactory, close_names, default_session
+from bedrock_explorer.verify import LoggingDestinations, logging_destinations
+
+_AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
+
+
+@dataclass
+class LoggingStep:
+    """Step 1: who we are signed in as, and where the region's logging delivers."""
+
+    caller_arn: str
+    account: str
+    destinations: LoggingDestinations | None
+
+
+@dataclass
+class IamStep:
+    """Step 2: the IAM report for the role the integration will use (``None``: not a role)."""
+
+    role_arn: str | None
+    report: Report | None
+    simulated: bool | None
+    note: str = ""
+
+
+def check_logging(
+    settings: SourceSettings, factory: SessionFactory = default_session
+) -> LoggingStep:
+    session = factory(settings)
+    try:
+        who = aws.client(session, "sts", settings.region).get_caller_identity()
+    except _AWS_ERRORS as err:
+        raise aws.explain(err, "signing in to AWS") from err
+    try:
+        found = logging_destinations(session, settings.region or "")
+    except _AWS_ERRORS as err:
+        raise aws.explain(
+            err,
+            f"reading Bedrock's logging settings in {settings.region}",
+            "bedrock:GetModelInvocationLoggingConfiguration (or skip this check: Next)",
+        ) from err
+    return LoggingStep(who["Arn"], who["Account"], found)
+
+
+def role_of(settings: SourceSettings, caller_arn: str) -> str | None:
+    """The IAM role whose policies decide the integration's access (``None`` for a user)."""
+    if settings.auth.mode == "role":
+        return settings.auth.role_arn
+    parts = caller_arn.split(":", 5)
+    if len(parts) == 6 and parts[5].startswith("assumed-role/"):
+        return parts[5].split("/")[1]
+    return None
+
+
+def check_iam(
+    settings: SourceSettings,
+    account: str,
+    caller_arn: str,
+    factory: SessionFactory = default_session,
+) -> IamStep:
+    """Read the role's policies and evaluate them against the source the logs are in."""
+    role = role_of(settings, caller_arn)
+    if role is None:
+        return IamStep(
+            None,
+            None,
+            None,
+            f"The credentials are an IAM user ({caller_arn}), not a role: paste its policies "
+            "into the IAM Policy Checker page to check them.",
+        )
+    target = target_of(settings, account)
+    # Reading a role's policies uses the credentials behind the role (the base profile).
+    base = Auth("profile" if settings.auth.profile else "default", profile=settings.auth.profile)
+    iam = aws.client(aws.session_for(base), "iam")
+    policies = live.read_role(iam, role)
+    result = report(policies.policies, target, policies.boundary)
+    simulated = live.simulate(iam, policies.role_arn, result.checks)
+    return IamStep(policies.role_arn, result, simulated)
+
+
+def target_of(settings: SourceSettings, account: str) -> LogGroupTarget | BucketTarget:
+    if settings.kind == "s3":
+        return BucketTarget(settings.bucket or "", settings.prefix)
+    arn = f"arn:aws:logs:{settings.region}:{account}:log-group:{settings.log_group}"
+    return LogGroupTarget.from_arn(arn)
+
+
+def log_groups(settings: SourceSettings, factory: SessionFactory = default_session) -> list[str]:
+    """The account's log groups in the region, for the picker (empty if they cannot be listed)."""
+    try:
+        logs = aws.client(factory(settings), "logs", settings.region)
+        return cloudwatch.list_log_groups(logs)
+    except (*_AWS_ERRORS, UserFacingError):
+        return []
+
+
+def check_log_group_name(settings: SourceSettings, known: list[str]) -> None:
+    """Catch a typo before saving: the name must be one of the account's log groups."""
+    name = settings.log_group or ""
+    if not known or name in known:
+        return
+    close = close_names(name, known)
+    fix = (
+        "did you mean " + " or ".join(repr(c) for c in close) + "?"
+        if close
+        else "pick one of the account's log groups, or check the region"
+    )
+    raise UserFacingError(f"There is no log group {name!r} in {settings.region}", fix)

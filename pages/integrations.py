@@ -1,0 +1,472 @@
+"""Integrations: where the logs come from, their status, and the 4-step setup wizard.
+
+Layout only: every AWS call and every query is in ``bedrock_explorer``. The wizard keeps what was
+entered in ``st.session_state["wizard"]`` (not in widget keys, which Streamlit forgets when a step
+is not drawn), so Back/Next and leaving the page keep it; nothing is saved before step 3.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from bedrock_explorer import demo, setup_wizard
+from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.ingest import Progress
+from bedrock_explorer.integration_list import integrations_frame, source_label, status_label
+from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, SourceSettings
+from bedrock_explorer.store import Store
+from bedrock_explorer.sync import sync_integration
+from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, ConnectionReport, check_connection
+from pages._common import open_store, show_iam_report, sidebar
+
+STEPS = ("Enable model invocation logs", "IAM permissions", "Set up", "Verify")
+MARKS = {PASS: "✔", WARN: "⚠", FAIL: "✖", SKIP: "–"}
+KINDS = {"CloudWatch Logs log group": "cloudwatch", "S3 bucket": "s3", "Local folder": "local"}
+AUTH_LABELS = {
+    "Default credentials": "default",
+    "Named profile": "profile",
+    "Assume a role": "role",
+}
+REACH = {"7 days": 7, "30 days": 30, "90 days": 90, "1 year": 365}
+STATUS_ICONS = {
+    "Active": ":material/check_circle:",
+    "Syncing": ":material/sync:",
+    "Error": ":material/error:",
+    "Never synced": ":material/schedule:",
+    "Demo data": ":material/science:",
+}
+
+
+def wizard() -> dict[str, Any]:
+    return st.session_state.setdefault(
+        "wizard",
+        {
+            "step": 1,
+            "region": "us-east-1",
+            "auth_mode": "default",
+            "profile": "",
+            "role_arn": "",
+            "external_id": "",
+            "kind": "cloudwatch",
+            "log_group": "",
+            "bucket": "",
+            "prefix": "",
+            "path": "",
+            "name": "",
+            "days": DEFAULT_FIRST_SYNC_DAYS,
+            "saved": None,
+        },
+    )
+
+
+def settings_of(w: dict[str, Any]) -> SourceSettings:
+    auth = Auth(
+        w["auth_mode"],
+        profile=w["profile"].strip() or None,
+        role_arn=w["role_arn"].strip() or None,
+        external_id=w["external_id"].strip() or None,
+    )
+    return SourceSettings(
+        w["kind"],
+        region=w["region"].strip() if w["kind"] != "local" else None,
+        log_group=w["log_group"].strip() or None,
+        bucket=w["bucket"].strip() or None,
+        prefix=w["prefix"].strip(),
+        paths=(w["path"].strip(),) if w["path"].strip() else (),
+        auth=auth,
+        first_sync_days=int(w["days"]),
+    )
+
+
+def show_checks(report: ConnectionReport) -> None:
+    for check in report.checks:
+        line = f"{MARKS[check.status]} **{check.name}** — {check.message}"
+        if check.fix:
+            line += f"  \n→ {check.fix}"
+        {PASS: st.success, WARN: st.warning, FAIL: st.error, SKIP: st.info}[check.status](line)
+
+
+def nav(w: dict[str, Any], *, back: bool = True, next_label: str | None = "Next") -> bool:
+    cols = st.columns([1, 1, 6])
+    if back and cols[0].button("Back", key=f"back_{w['step']}", icon=":material/arrow_back:"):
+        w["step"] -= 1
+        st.rerun()
+    if next_label:
+        return cols[1].button(next_label, key=f"next_{w['step']}", type="primary")
+    return False
+
+
+def step_logging(w: dict[str, Any]) -> None:
+    st.markdown(
+        "Bedrock writes one record per model invocation **only when model invocation logging is "
+        "on** (Bedrock console → *Settings* → *Model invocation logging*). Turn it on with "
+        "*Text* ticked and CloudWatch Logs or S3 as the destination; Bedrock Explorer keeps only "
+        "the metadata and token counts, never the prompt or response text."
+    )
+    c1, c2 = st.columns(2)
+    w["region"] = c1.text_input("AWS region of the logs", value=w["region"], key="wz_region")
+    labels = list(AUTH_LABELS)
+    current = labels[list(AUTH_LABELS.values()).index(w["auth_mode"])]
+    w["auth_mode"] = AUTH_LABELS[
+        c2.radio(
+            "Authentication", labels, index=labels.index(current), horizontal=True, key="wz_auth"
+        )
+    ]
+    if w["auth_mode"] in ("profile", "role"):
+        w["profile"] = c1.text_input(
+            "Profile"
+            + (" (source of the role; empty: default)" if w["auth_mode"] == "role" else ""),
+            value=w["profile"],
+            key="wz_profile",
+        )
+    if w["auth_mode"] == "role":
+        w["role_arn"] = c2.text_input(
+            "Role ARN",
+            value=w["role_arn"],
+            placeholder="arn:aws:iam::123456789012:role/Name",
+            key="wz_role",
+        )
+        w["external_id"] = c2.text_input(
+            "External id (if the role requires one)", value=w["external_id"], key="wz_extid"
+        )
+    st.caption("No secret is stored: only how to obtain credentials.")
+    if st.button("Check logging configuration", icon=":material/fact_check:"):
+        try:
+            settings = settings_of({**w, "kind": "cloudwatch", "log_group": "placeholder"})
+            settings.auth.validate()
+            found = setup_wizard.check_logging(settings)
+            w["caller_arn"], w["account"] = found.caller_arn, found.account
+            w["logging"] = found.destinations
+            if found.destinations and found.destinations.log_group and not w["log_group"]:
+                w["log_group"], w["kind"] = found.destinations.log_group, "cloudwatch"
+            elif found.destinations and found.destinations.bucket and not w["bucket"]:
+                w["bucket"], w["prefix"] = found.destinations.bucket, found.destinations.prefix
+                if not found.destinations.log_group:
+                    w["kind"] = "s3"
+        except UserFacingError as err:
+            w.pop("logging", None)
+            st.error(str(err))
+    if "caller_arn" in w and "logging" in w:
+        st.caption(f"Signed in as `{w['caller_arn']}`")
+        found = w["logging"]
+        if found is None:
+            st.error(
+                f"Model invocation logging is **off** in {w['region']}: Bedrock records nothing to "
+                "analyse. Turn it on as described above, then check again."
+            )
+        else:
+            st.success(f"Logging is on in {w['region']}, delivering to {found.describe()}.")
+            if not found.text:
+                st.warning(
+                    "Text delivery is off: text-model invocations are not logged. Tick *Text*."
+                )
+    if nav(w, back=False):
+        w["step"] = 2
+        st.rerun()
+
+
+def step_iam(w: dict[str, Any]) -> None:
+    st.markdown(
+        "The integration needs read access to the logs: `logs:DescribeLogGroups`, "
+        "`logs:FilterLogEvents` … (or `s3:ListBucket`, `s3:GetObject`). This step reads the "
+        "policies of the role your credentials use and evaluates them — **nothing is changed in "
+        "AWS**; if something is missing you get the exact policy to paste."
+    )
+    kinds = list(KINDS)
+    w["kind"] = KINDS[
+        st.radio(
+            "Logs are in",
+            kinds,
+            index=list(KINDS.values()).index(w["kind"]),
+            horizontal=True,
+            key="wz_kind_iam",
+        )
+    ]
+    if w["kind"] == "cloudwatch":
+        w["log_group"] = st.text_input("Log group", value=w["log_group"], key="wz_lg_iam")
+    elif w["kind"] == "s3":
+        c1, c2 = st.columns(2)
+        w["bucket"] = c1.text_input("Bucket", value=w["bucket"], key="wz_bucket_iam")
+        w["prefix"] = c2.text_input("Prefix", value=w["prefix"], key="wz_prefix_iam")
+    if w["kind"] == "local":
+        st.info("A local folder needs no AWS permissions.")
+    elif st.button("Check permissions", icon=":material/policy:"):
+        try:
+            settings = settings_of(w)
+            settings.validate()
+            if "account" not in w:
+                found = setup_wizard.check_logging(settings)
+                w["caller_arn"], w["account"] = found.caller_arn, found.account
+            w["iam"] = setup_wizard.check_iam(settings, w["account"], w["caller_arn"])
+        except UserFacingError as err:
+            w.pop("iam", None)
+            st.error(str(err))
+    result = w.get("iam")
+    if result is not None and w["kind"] != "local":
+        if result.report is None:
+            st.info(result.note)
+        else:
+            st.caption(f"Role checked: `{result.role_arn}`")
+            show_iam_report(result.report, result.simulated)
+            if not result.report.ok:
+                st.caption("Apply the fix in AWS, then *Check permissions* again.")
+    if nav(w):
+        w["step"] = 3
+        st.rerun()
+
+
+def step_setup(w: dict[str, Any], store: Store) -> None:
+    w["name"] = st.text_input(
+        "Integration name",
+        value=w["name"],
+        placeholder="e.g. Production us-east-1",
+        help="Unique and descriptive: it labels this source in every chart and export.",
+        key="wz_name",
+    )
+    kinds = list(KINDS)
+    w["kind"] = KINDS[
+        st.radio(
+            "Source",
+            kinds,
+            index=list(KINDS.values()).index(w["kind"]),
+            horizontal=True,
+            key="wz_kind",
+        )
+    ]
+    settings = settings_of(w)
+    if w["kind"] == "cloudwatch":
+        if "known_groups" not in w:
+            w["known_groups"] = setup_wizard.log_groups(settings)
+        known = w["known_groups"]
+        if "wz_lg" not in st.session_state:
+            st.session_state["wz_lg"] = w["log_group"]
+        if known:
+            choices = ["(type a name)", *known]
+            pick = st.selectbox(
+                "Log group",
+                choices,
+                index=choices.index(w["log_group"]) if w["log_group"] in known else 0,
+                key="wz_pick",
+            )
+            if pick != "(type a name)" and pick != w.get("picked"):
+                st.session_state["wz_lg"] = pick  # the picked name fills the field below
+            w["picked"] = pick
+        w["log_group"] = st.text_input("Log group name", key="wz_lg")
+    elif w["kind"] == "s3":
+        c1, c2 = st.columns(2)
+        w["bucket"] = c1.text_input("Bucket", value=w["bucket"], key="wz_bucket")
+        w["prefix"] = c2.text_input(
+            "Prefix (what comes before AWSLogs/)", value=w["prefix"], key="wz_prefix"
+        )
+    else:
+        w["path"] = st.text_input("Folder on this machine", value=w["path"], key="wz_path")
+    if w["kind"] != "local":
+        labels = list(REACH)
+        current = next((k for k, v in REACH.items() if v == w["days"]), "30 days")
+        w["days"] = REACH[
+            st.radio(
+                "First sync reaches back",
+                labels,
+                index=labels.index(current),
+                horizontal=True,
+                key="wz_days",
+            )
+        ]
+    if nav(w, next_label="Save and continue"):
+        try:
+            settings = settings_of(w)
+            settings.validate()
+            if settings.kind == "cloudwatch":
+                setup_wizard.check_log_group_name(settings, w.get("known_groups") or [])
+            if w.get("saved"):
+                store.update_integration_config(w["saved"], settings.to_config())
+                store.rename_integration(w["saved"], w["name"])
+            else:
+                store.add_integration(w["name"], settings.kind, settings.to_config())
+            w["saved"] = w["name"].strip()
+            w["step"] = 4
+            st.rerun()
+        except UserFacingError as err:
+            st.error(str(err))
+
+
+def step_verify(w: dict[str, Any], store: Store) -> None:
+    name = w["saved"]
+    integ = store.get_integration(name)
+    settings = SourceSettings.from_config(integ.kind, integ.config)
+    st.markdown(f"**{name}** — {settings.describe()}")
+    if settings.kind != "local":
+        if "report" not in w:
+            w["report"] = check_connection(settings)
+        show_checks(w["report"])
+        if st.button("Test again", icon=":material/refresh:"):
+            w.pop("report", None)
+            st.rerun()
+    ready = settings.kind == "local" or w["report"].ok
+    if w.get("synced"):
+        st.success(w["synced"])
+        st.page_link(
+            "pages/overview.py",
+            label=f"See the costs of {name}",
+            icon=":material/bar_chart:",
+            query_params={"integration": name},
+        )
+        if st.button("Done", type="primary"):
+            del st.session_state["wizard"]
+            st.rerun()
+        return
+    cols = st.columns([1, 2, 5])
+    if cols[0].button("Back", icon=":material/arrow_back:"):
+        w["step"] = 3
+        st.rerun()
+    if cols[1].button("Run the first sync", type="primary", disabled=not ready):
+        run_sync(store, name, w)
+
+
+def run_sync(store: Store, name: str, w: dict[str, Any] | None = None) -> None:
+    bar = st.progress(0.0, text=f"Syncing {name}…")
+
+    def show(event: Progress) -> None:
+        fraction = event.done / event.total if event.total else 0.0
+        bar.progress(min(1.0, fraction), text=f"{event.message}: {event.detail}".rstrip(": "))
+
+    try:
+        summary = sync_integration(store, name, progress=show)
+    except UserFacingError as err:
+        bar.empty()
+        st.error(str(err))
+        return
+    bar.progress(1.0, text="Done")
+    if w is not None:
+        w["synced"] = summary.describe()
+        st.rerun()
+    st.toast(summary.describe())
+
+
+def show_wizard(store: Store) -> None:
+    w = wizard()
+    st.subheader("Add a Bedrock integration")
+    st.caption(
+        " → ".join(
+            f"**{i}. {s}**" if i == w["step"] else f"{i}. {s}" for i, s in enumerate(STEPS, start=1)
+        )
+    )
+    st.progress(w["step"] / len(STEPS))
+    if w["step"] == 1:
+        step_logging(w)
+    elif w["step"] == 2:
+        step_iam(w)
+    elif w["step"] == 3:
+        step_setup(w, store)
+    else:
+        step_verify(w, store)
+    st.divider()
+    if st.button("Cancel", icon=":material/close:", key="wz_cancel"):
+        if w.get("saved") and not w.get("synced"):
+            st.info(f"{w['saved']!r} stays saved; sync or delete it from the list.")
+        del st.session_state["wizard"]
+        st.rerun()
+
+
+def show_list(store: Store) -> None:
+    integrations = store.list_integrations()
+    if not integrations:
+        st.info(
+            "**No integrations yet.** An *integration* is one place your Bedrock model invocation "
+            "logs live — a CloudWatch Logs log group, an S3 delivery bucket, or a folder — with "
+            "how to sign in to read it. Add one, or explore first with the demo data.",
+            icon=":material/info:",
+        )
+        if st.button("Load demo data", icon=":material/science:"):
+            with st.spinner("Loading demo data…"):
+                demo.load_demo(store)
+            st.rerun()
+        return
+    frame = integrations_frame(store).set_index("integration")
+    for integ in integrations:
+        row = frame.loc[integ.name]
+        status = status_label(integ)
+        with st.container(border=True):
+            top = st.columns([4, 2, 2, 2])
+            top[0].markdown(f"#### {integ.name}")
+            top[0].caption(source_label(integ.kind, integ.config))
+            top[1].markdown(f"{STATUS_ICONS[status]} **{status}**")
+            top[2].metric("Invocations", f"{int(row['invocations']):,}")
+            top[3].metric("Cost (USD)", f"${row['cost_usd']:,.2f}")
+            if row["first_invocation"] is not None and str(row["first_invocation"]) != "NaT":
+                st.caption(
+                    f"{row['first_invocation']:%Y-%m-%d} → "
+                    f"{row['last_invocation']:%Y-%m-%d %H:%M} UTC"
+                    + (
+                        f" · last sync {integ.last_sync_finished_at:%Y-%m-%d %H:%M} UTC"
+                        if integ.last_sync_finished_at
+                        else ""
+                    )
+                )
+            if status == "Error":
+                st.error(integ.last_sync_message or "the last sync failed")
+            if integ.is_demo:
+                continue
+            actions = st.columns(4)
+            if actions[0].button("Sync now", key=f"sync_{integ.id}", icon=":material/sync:"):
+                run_sync(store, integ.name)
+                st.rerun()
+            if integ.kind in ("cloudwatch", "s3") and actions[1].button(
+                "Test connection", key=f"test_{integ.id}", icon=":material/fact_check:"
+            ):
+                show_checks(check_connection(SourceSettings.from_config(integ.kind, integ.config)))
+            if actions[2].button("Edit", key=f"edit_{integ.id}", icon=":material/edit:"):
+                st.session_state["wizard"] = edit_state(integ)
+                st.rerun()
+            if actions[3].button("Delete", key=f"delete_{integ.id}", icon=":material/delete:"):
+                st.session_state["confirm_delete"] = integ.name
+            if st.session_state.get("confirm_delete") == integ.name:
+                count = int(row["invocations"])
+                st.warning(
+                    f"Delete **{integ.name}** and its **{count:,} stored invocations**? "
+                    "The logs in AWS are not touched; a new sync can fetch them again."
+                )
+                yes, no = st.columns([1, 6])
+                if yes.button("Delete", type="primary", key=f"confirm_{integ.id}"):
+                    removed = store.remove_integration(integ.name)
+                    st.session_state.pop("confirm_delete", None)
+                    st.toast(f"Deleted {integ.name} and {removed:,} invocations")
+                    st.rerun()
+                if no.button("Keep it", key=f"keep_{integ.id}"):
+                    st.session_state.pop("confirm_delete", None)
+                    st.rerun()
+
+
+def edit_state(integ: Any) -> dict[str, Any]:
+    """The wizard, opened at step 3 with an integration's saved settings."""
+    settings = SourceSettings.from_config(integ.kind, integ.config)
+    return {
+        "step": 3,
+        "region": settings.region or "us-east-1",
+        "auth_mode": settings.auth.mode,
+        "profile": settings.auth.profile or "",
+        "role_arn": settings.auth.role_arn or "",
+        "external_id": settings.auth.external_id or "",
+        "kind": settings.kind,
+        "log_group": settings.log_group or "",
+        "bucket": settings.bucket or "",
+        "prefix": settings.prefix,
+        "path": settings.paths[0] if settings.paths else "",
+        "name": integ.name,
+        "days": settings.first_sync_days,
+        "saved": integ.name,
+    }
+
+
+st.title("Integrations")
+with open_store() as store:
+    sidebar(store)
+    if "wizard" in st.session_state:
+        show_wizard(store)
+    else:
+        if st.button("Add Bedrock integration", type="primary", icon=":material/add:"):
+            wizard()
+            st.rerun()
+        show_list(store)

@@ -1,0 +1,219 @@
+"""The Integrations page and its 4-step wizard under AppTest, against moto in process."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bedrock_explorer import aws
+from bedrock_explorer.iam.checker import LogGroupTarget, fix_policy_cloudwatch
+from bedrock_explorer.store import Store
+from tests.aws_seed import LOG_GROUP, make_records, seed_log_group
+from tests.iam_samples import CLASSIC, GROUP_ARN, TRUST
+from tests.test_sync import faulty_session
+
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+ROLE_ARN = "arn:aws:iam::123456789012:role/BedrockExplorerRead"
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "page.duckdb"
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def account(aws_env: None) -> None:
+    """A log group with 300 records, logging on, and a role that may read the logs."""
+    records = make_records(300, start=NOW - timedelta(days=3), end=NOW - timedelta(minutes=5))
+    seed_log_group(boto3.client("logs", region_name="us-east-1"), records)
+    boto3.client("bedrock", region_name="us-east-1").put_model_invocation_logging_configuration(
+        loggingConfig={
+            "cloudWatchConfig": {"logGroupName": LOG_GROUP, "roleArn": ROLE_ARN},
+            "textDataDeliveryEnabled": True,
+        }
+    )
+    iam = boto3.client("iam", region_name="us-east-1")
+    iam.create_role(RoleName="BedrockExplorerRead", AssumeRolePolicyDocument=TRUST)
+    iam.put_role_policy(
+        RoleName="BedrockExplorerRead",
+        PolicyName="read",
+        PolicyDocument=json.dumps(fix_policy_cloudwatch(LogGroupTarget.from_arn(GROUP_ARN))),
+    )
+
+
+def page() -> AppTest:
+    """The Integrations page inside the app's navigation (so its links resolve)."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.switch_page("pages/integrations.py")
+    return at.run()
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    button = next(b for b in at.button if b.label == label)
+    return button.click().run()
+
+
+def texts(at: AppTest, kind: str) -> str:
+    return "\n".join(e.value for e in getattr(at, kind))
+
+
+def start_wizard(db: Path) -> AppTest:
+    at = page()
+    assert not at.exception
+    click(at, "Add Bedrock integration")
+    at.radio(key="wz_auth").set_value("Assume a role").run()
+    at.text_input(key="wz_role").input(ROLE_ARN).run()
+    return at
+
+
+def test_wizard_happy_path_ends_with_a_synced_integration(db: Path, account: None) -> None:
+    at = start_wizard(db)
+    click(at, "Check logging configuration")
+    assert not at.exception, at.exception
+    assert "delivering to CloudWatch Logs log group /aws/bedrock/modelinvocations" in texts(
+        at, "success"
+    )
+    click(at, "Next")
+    assert at.text_input(key="wz_lg_iam").value == LOG_GROUP, "step 1 pre-fills the log group"
+    click(at, "Check permissions")
+    assert "Everything Bedrock Explorer needs is allowed" in texts(at, "success")
+    click(at, "Back")
+    assert at.text_input(key="wz_role").value == ROLE_ARN, "Back keeps what was entered"
+    click(at, "Next")
+    click(at, "Next")
+    with Store(db) as store:
+        assert store.list_integrations() == [], "nothing is saved before step 3"
+    at.text_input(key="wz_name").input("Production us-east-1").run()
+    assert at.selectbox(key="wz_pick").value == LOG_GROUP
+    click(at, "Save and continue")
+    assert not at.error, texts(at, "error")
+    assert "Sample record" in texts(at, "success")
+    click(at, "Run the first sync")
+    assert "300 new invocations" in texts(at, "success")
+    with Store(db) as store:
+        integ = store.get_integration("Production us-east-1")
+        assert integ.last_sync_status == "ok" and integ.config["auth"]["role_arn"] == ROLE_ARN
+    click(at, "Done")
+    assert "Production us-east-1" in texts(at, "markdown")
+    assert "Active" in texts(at, "markdown")
+
+
+def test_no_credentials_are_explained_in_step_one(
+    db: Path, account: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    at = page()
+    click(at, "Add Bedrock integration")
+    click(at, "Check logging configuration")
+    assert "No AWS credentials" in texts(at, "error") and "aws configure" in texts(at, "error")
+
+
+def test_logging_off_is_shown_with_how_to_turn_it_on(db: Path, account: None) -> None:
+    boto3.client("bedrock", region_name="us-east-1").delete_model_invocation_logging_configuration()
+    at = start_wizard(db)
+    click(at, "Check logging configuration")
+    assert "**off** in us-east-1" in texts(at, "error")
+
+
+def test_an_explicit_deny_is_reported_with_the_fix(db: Path, account: None) -> None:
+    boto3.client("iam", region_name="us-east-1").put_role_policy(
+        RoleName="BedrockExplorerRead", PolicyName="classic", PolicyDocument=json.dumps(CLASSIC)
+    )
+    at = start_wizard(db)
+    click(at, "Check logging configuration")
+    click(at, "Next")
+    click(at, "Check permissions")
+    assert "missing or denied" in texts(at, "error")
+    table = at.dataframe[0].value
+    assert table[table.action == "logs:GetLogEvents"].iloc[0].verdict == "explicitly denied"
+    assert any("DenyStreamReads" in h.value for h in at.subheader)
+    assert "Policy to attach to the role" in [h.value for h in at.subheader]
+
+
+def test_a_mistyped_log_group_is_caught_before_saving(db: Path, account: None) -> None:
+    at = start_wizard(db)
+    click(at, "Next")
+    click(at, "Next")
+    at.text_input(key="wz_name").input("prod").run()
+    at.text_input(key="wz_lg").input("/aws/bedrock/modelinvocation").run()
+    click(at, "Save and continue")
+    assert "did you mean '/aws/bedrock/modelinvocations'" in texts(at, "error")
+    with Store(db) as store:
+        assert store.list_integrations() == []
+
+
+def test_access_denied_during_the_first_sync_is_explained(
+    db: Path, account: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    denied = faulty_session("logs.FilterLogEvents", "AccessDeniedException", lambda n: True)
+    real = aws.session_for
+
+    def session_for(auth: Any, region: str | None = None) -> Any:
+        sess = real(auth, region)
+        if auth.mode == "role":
+            sess.events.register(
+                "before-send.logs.FilterLogEvents",
+                denied.handler,  # type: ignore[attr-defined]
+            )
+        return sess
+
+    monkeypatch.setattr(aws, "session_for", session_for)
+    at = start_wizard(db)
+    click(at, "Next")
+    click(at, "Next")
+    at.text_input(key="wz_name").input("prod").run()
+    at.selectbox(key="wz_pick").set_value(LOG_GROUP).run()
+    click(at, "Save and continue")
+    assert not at.exception, at.exception
+    assert not at.error, texts(at, "error") + str([b.label for b in at.button])
+    click(at, "Run the first sync")
+    error = texts(at, "error")
+    assert "logs:FilterLogEvents" in error and "IAM Policy Checker" in error
+    with Store(db) as store:
+        assert store.get_integration("prod").last_sync_status == "error"
+
+
+def test_list_actions_sync_and_delete_with_the_count(db: Path, account: None) -> None:
+    with Store(db) as store:
+        store.add_integration(
+            "prod",
+            "cloudwatch",
+            {"region": "us-east-1", "log_group": LOG_GROUP, "first_sync_days": 7},
+        )
+    at = page()
+    assert "Never synced" in texts(at, "markdown")
+    click(at, "Sync now")
+    assert not at.exception
+    assert "Active" in texts(at, "markdown")
+    click(at, "Delete")
+    assert "300 stored invocations" in texts(at, "warning")
+    click(at, "Keep it")
+    with Store(db) as store:
+        assert len(store.list_integrations()) == 1
+    click(at, "Delete")
+    delete = [b for b in at.button if b.label == "Delete"]
+    delete[-1].click().run()
+    assert "No integrations yet" in texts(at, "info")
+    with Store(db) as store:
+        assert store.list_integrations() == []
+
+
+def test_empty_state_offers_the_demo_data(db: Path) -> None:
+    at = page()
+    assert "What" not in texts(at, "error")
+    assert "No integrations yet" in texts(at, "info")
+    click(at, "Load demo data")
+    assert "Demo data" in texts(at, "markdown")
