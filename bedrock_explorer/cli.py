@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from bedrock_explorer import __version__, aws, cli_sources, demo, queries
+from bedrock_explorer import __version__, aws, cli_report, cli_sources, demo, queries
 from bedrock_explorer.cli_output import Bar, emit, print_json, print_table, records
 from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
 from bedrock_explorer.errors import UserFacingError
@@ -266,6 +266,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_demo)
 
     cli_sources.add_parsers(sub)
+    cli_report.add_parser(sub)
 
     p = sub.add_parser("stats", help="per integration: invocations, date range, quarantined lines")
     p.add_argument("--json", action="store_true", help="print as JSON")

@@ -177,6 +177,17 @@ def grouped_cost(
             CAST(coalesce(sum(invocations) FILTER (WHERE provisioned), 0) AS BIGINT)
                 AS provisioned_invocations,
             {outer_sums},
+            coalesce(sum(input_cost), 0) AS input_cost,
+            coalesce(sum(output_cost), 0) AS output_cost,
+            coalesce(sum(cache_read_cost), 0) AS cache_read_cost,
+            coalesce(sum(cache_write_cost), 0) AS cache_write_cost,
+            coalesce(sum(cache_write_1h_cost), 0) AS cache_write_1h_cost,
+            coalesce(sum(image_cost), 0) AS image_cost,
+            -- what the cached tokens would have cost at the input price (cache economics)
+            coalesce(sum(CASE WHEN price_status = 'priced'
+                              THEN cache_read_tokens * r_input END), 0) AS cache_read_at_input,
+            coalesce(sum(CASE WHEN price_status = 'priced'
+                              THEN cache_write_tokens * r_input END), 0) AS cache_write_at_input,
             string_agg(DISTINCT price_reason, '; ') AS price_reasons,
             string_agg(DISTINCT price_status, ', ') AS price_statuses
         FROM ({_rated(source)}) r
@@ -373,3 +384,8 @@ def usage_by_model(store: Store) -> pd.DataFrame:
         ORDER BY invocations DESC
         """
     )
+
+
+#: The public names of the building blocks, for the Explorer's detail rows.
+USAGE_SQL = _USAGE
+rated_sql = _rated

@@ -1,0 +1,567 @@
+"""The Explorer's questions as functions: filters, headline figures, grouped costs, detail rows.
+
+Shared by the Explorer page and ``python -m bedrock_explorer report``, so the screen, the CSV and
+the CLI agree to the cent. Filters become SQL written here with every *value* bound as a
+parameter; the only text chosen by the user that reaches SQL is checked against fixed lists
+(granularity, dimension names). Dimension values that are user data (a ``requestMetadata`` key,
+the display time zone) travel as DuckDB session variables set with a bound parameter.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pandas as pd
+
+from bedrock_explorer import queries
+from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.store import Store
+
+GRANULARITIES = ("hour", "day", "week", "month")
+OUTCOMES = ("success", "guardrail_intervened", "error")
+_META_VAR = "be_meta_key"
+_TZ_VAR = "be_tz"
+
+#: Dimensions a chart can be stacked by or a table grouped by: (where, SQL). ``inv`` dimensions
+#: are invocation columns (summed before pricing), ``model`` ones come from the model dimension,
+#: ``identity`` ones are resolved from the identity ARN after summing.
+DIMENSIONS: dict[str, tuple[str, str]] = {
+    "model": ("model", "coalesce(m.base_model, a.model_id)"),
+    "model id": ("inv", "model_id"),
+    "service type": ("model", "m.service_type"),
+    "routing": ("model", "m.routing"),
+    "provider": ("model", "m.provider"),
+    "integration": ("inv", "integration_id"),
+    "account": ("inv", "account_id"),
+    "region": ("inv", "region"),
+    "operation": ("inv", "operation"),
+    "identity": ("identity", "principal_name"),
+    "session": ("identity", "session_name"),
+    "outcome": ("inv", "outcome"),
+    "tier": ("inv", "performance_tier"),
+    "metadata": ("inv", f"request_metadata[getvariable('{_META_VAR}')]"),
+}
+METERS = {
+    "input": "input_cost",
+    "output": "output_cost",
+    "cache read": "cache_read_cost",
+    "cache write (5 min)": "cache_write_cost",
+    "cache write (1 hour)": "cache_write_1h_cost",
+    "images": "image_cost",
+}
+_SUMS = [
+    "invocations",
+    "cost",
+    "unpriced_tokens",
+    "unpriced_images",
+    "provisioned_invocations",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "images",
+    *METERS.values(),
+    "cache_read_at_input",
+    "cache_write_at_input",
+]
+LIST_FILTERS = (
+    "integrations",
+    "accounts",
+    "regions",
+    "models",
+    "service_types",
+    "operations",
+    "routings",
+    "identities",
+    "sessions",
+    "outcomes",
+)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the user is looking at. ``end`` is inclusive; days are in the display time zone."""
+
+    start: date
+    end: date
+    tz: str = "UTC"
+    granularity: str = "day"
+    integrations: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    regions: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    service_types: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    routings: tuple[str, ...] = ()
+    identities: tuple[str, ...] = ()
+    sessions: tuple[str, ...] = ()
+    outcomes: tuple[str, ...] = ()
+    #: requestMetadata key = value pairs, all of which must match.
+    metadata: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+    def validate(self) -> None:
+        if self.end < self.start:
+            raise UserFacingError("The date range ends before it starts", "swap the dates")
+        if self.granularity not in GRANULARITIES:
+            raise UserFacingError(
+                f"Unknown granularity {self.granularity!r}", f"use {', '.join(GRANULARITIES)}"
+            )
+        try:
+            ZoneInfo(self.tz)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise UserFacingError(
+                f"Unknown time zone {self.tz!r}", "use an IANA name such as Europe/Paris"
+            ) from err
+
+    @property
+    def utc_bounds(self) -> tuple[datetime, datetime]:
+        """[start, end + 1 day) in the display zone, as naive UTC (how ``ts`` is stored)."""
+        zone = ZoneInfo(self.tz)
+        lo = datetime.combine(self.start, time(), tzinfo=zone).astimezone(UTC)
+        hi = datetime.combine(self.end + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
+        return lo.replace(tzinfo=None), hi.replace(tzinfo=None)
+
+    def previous(self) -> Filters:
+        """The period of the same length just before (for the change figures)."""
+        days = (self.end - self.start).days + 1
+        return replace(
+            self, start=self.start - timedelta(days=days), end=self.start - timedelta(days=1)
+        )
+
+    def describe(self) -> str:
+        """A short slug for file names: the range and the filters that are set."""
+        parts = [f"{self.start:%Y%m%d}-{self.end:%Y%m%d}"]
+        for name in LIST_FILTERS:
+            values = getattr(self, name)
+            if values:
+                parts.append(f"{name}-" + "+".join(values))
+        parts.extend(f"{k}-{v}" for k, v in self.metadata)
+        slug = "_".join(parts)
+        safe = "".join(c if c.isalnum() or c in "-+_." else "-" for c in slug)
+        return safe[:150]
+
+    # -- URLs --------------------------------------------------------------------------------
+    def to_params(self) -> dict[str, str | list[str]]:
+        """The query-string form (``st.query_params``): a bookmarkable, shareable view."""
+        params: dict[str, str | list[str]] = {
+            "from": self.start.isoformat(),
+            "to": self.end.isoformat(),
+        }
+        if self.tz != "UTC":
+            params["tz"] = self.tz
+        if self.granularity != "day":
+            params["granularity"] = self.granularity
+        for name in LIST_FILTERS:
+            values = getattr(self, name)
+            if values:
+                params[name] = list(values)
+        if self.metadata:
+            params["meta"] = [f"{k}={v}" for k, v in self.metadata]
+        return params
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], default: Filters) -> Filters:
+        """Filters from a query string; anything missing or unreadable falls back to ``default``."""
+
+        def many(name: str) -> tuple[str, ...]:
+            value = params.get(name)
+            if value is None:
+                return ()
+            values = value if isinstance(value, list) else [value]
+            return tuple(v for v in values if v)
+
+        def day(name: str, fallback: date) -> date:
+            try:
+                return date.fromisoformat(str(params.get(name)))
+            except (TypeError, ValueError):
+                return fallback
+
+        meta = tuple(
+            (k, v) for k, _, v in (m.partition("=") for m in many("meta")) if k and _ == "="
+        )
+        found = cls(
+            start=day("from", default.start),
+            end=day("to", default.end),
+            tz=str(params.get("tz") or default.tz),
+            granularity=str(params.get("granularity") or default.granularity),
+            metadata=meta,
+            **{name: many(name) for name in LIST_FILTERS},
+        )
+        try:
+            found.validate()
+        except UserFacingError:
+            return default
+        return found
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def preset(name: str, today: date) -> tuple[date, date]:
+    """The date presets: last 7/30/90 days (today included), month to date, last month."""
+    if name.startswith("last ") and name.endswith(" days"):
+        days = int(name.split()[1])
+        return today - timedelta(days=days - 1), today
+    if name == "month to date":
+        return today.replace(day=1), today
+    if name == "last month":
+        last = today.replace(day=1) - timedelta(days=1)
+        return last.replace(day=1), last.replace(day=calendar.monthrange(last.year, last.month)[1])
+    raise UserFacingError(f"Unknown date preset {name!r}", "use last 7/30/90 days or a month")
+
+
+PRESETS = ("last 7 days", "last 30 days", "last 90 days", "month to date", "last month")
+
+
+def default_filters(today: date | None = None) -> Filters:
+    start, end = preset("last 30 days", today or datetime.now(UTC).date())
+    return Filters(start, end)
+
+
+def _where(f: Filters) -> tuple[str, list[Any], str | None, list[Any]]:
+    """(invocation filter SQL, its params, model filter SQL, its params)."""
+    lo, hi = f.utc_bounds
+    clauses, params = ["ts >= ? AND ts < ?"], [lo, hi]
+    simple = {
+        "accounts": "account_id",
+        "regions": "region",
+        "operations": "operation",
+        "outcomes": "outcome",
+    }
+    for name, column in simple.items():
+        if getattr(f, name):
+            clauses.append(f"list_contains(?, {column})")
+            params.append(list(getattr(f, name)))
+    if f.integrations:
+        clauses.append(
+            "integration_id IN (SELECT id FROM integrations WHERE list_contains(?, name))"
+        )
+        params.append(list(f.integrations))
+    for name, column in (("identities", "principal_name"), ("sessions", "session_name")):
+        if getattr(f, name):
+            clauses.append(
+                f"identity_arn IN (SELECT identity_arn FROM identities "
+                f"WHERE list_contains(?, {column}))"
+            )
+            params.append(list(getattr(f, name)))
+    for key, value in f.metadata:
+        clauses.append("request_metadata[?] = ?")
+        params.extend([key, value])
+    model_clauses, model_params = [], []
+    for name, column in (
+        ("models", "coalesce(m.base_model, m.model_id)"),
+        ("service_types", "m.service_type"),
+        ("routings", "m.routing"),
+    ):
+        if getattr(f, name):
+            model_clauses.append(f"list_contains(?, {column})")
+            model_params.append(list(getattr(f, name)))
+    model_where = " AND ".join(model_clauses) if model_clauses else None
+    return " AND ".join(clauses), params, model_where, model_params
+
+
+def _set_variables(store: Store, f: Filters, meta_key: str | None) -> None:
+    store.con.execute(f"SET VARIABLE {_TZ_VAR} = ?", [f.tz])
+    store.con.execute(f"SET VARIABLE {_META_VAR} = ?", [meta_key or ""])
+
+
+def _bucket_sql(f: Filters) -> str:
+    if f.granularity not in GRANULARITIES:  # never user text in SQL
+        raise UserFacingError(f"Unknown granularity {f.granularity!r}", "use day")
+    return f"date_trunc('{f.granularity}', timezone(getvariable('{_TZ_VAR}'), ts::TIMESTAMPTZ))"
+
+
+def grouped(
+    store: Store,
+    f: Filters,
+    by: list[str],
+    *,
+    meta_key: str | None = None,
+    time_bucket: bool = False,
+) -> pd.DataFrame:
+    """Cost and usage grouped by dimensions (and the time bucket), with unpriced volume.
+
+    The one query behind every chart, table and grouped export.
+    """
+    f.validate()
+    unknown = [d for d in by if d not in DIMENSIONS]
+    if unknown:
+        raise UserFacingError(
+            f"Unknown dimension {unknown[0]!r}", f"use one of {', '.join(DIMENSIONS)}"
+        )
+    if "metadata" in by and not meta_key:
+        raise UserFacingError("Grouping by metadata needs a key", "choose a requestMetadata key")
+    where, params, model_where, model_params = _where(f)
+    dims: dict[str, str] = {}
+    model_dims: dict[str, str] = {}
+    if time_bucket:
+        dims["bucket"] = _bucket_sql(f)
+    for name in by:
+        kind, expr = DIMENSIONS[name]
+        alias = "d_" + name.replace(" ", "_")
+        if kind == "model":
+            model_dims[alias] = expr
+        elif kind == "identity":
+            dims["d_identity_arn"] = "identity_arn"
+        else:
+            dims[alias] = expr
+    _set_variables(store, f, meta_key)
+    frame = queries.grouped_cost(
+        store,
+        dims,
+        model_dims=model_dims,
+        where=where,
+        params=params,
+        model_where=model_where,
+        model_params=model_params,
+    )
+    return _finish(store, frame, by, time_bucket)
+
+
+def _finish(store: Store, frame: pd.DataFrame, by: list[str], time_bucket: bool) -> pd.DataFrame:
+    """Names for ids (integrations, identities), one row per group, readable column names."""
+    if "integration" in by:
+        names = dict(store.con.execute("SELECT id, name FROM integrations").fetchall())
+        frame["d_integration"] = frame["d_integration"].map(names)
+    if "d_identity_arn" in frame:
+        who = store.query_df(
+            "SELECT identity_arn AS d_identity_arn, principal_name AS d_identity, "
+            "session_name AS d_session FROM identities"
+        )
+        frame = frame.merge(who, on="d_identity_arn", how="left")
+        for col in ("d_identity", "d_session"):
+            frame[col] = frame[col].fillna(frame["d_identity_arn"])
+    keys = (["bucket"] if time_bucket else []) + ["d_" + d.replace(" ", "_") for d in by]
+    sums = [c for c in _SUMS if c in frame]
+    if keys:
+        for key in keys:
+            if key != "bucket":
+                frame[key] = frame[key].fillna("(none)").astype(str)
+        frame = frame.groupby(keys, as_index=False, dropna=False)[sums].sum()
+    else:
+        frame = frame[sums]
+    frame = frame.rename(columns={"d_" + d.replace(" ", "_"): d for d in by})
+    return frame.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def headline(store: Store, f: Filters) -> dict[str, Any]:
+    """Totals for the selection and the change against the previous period of the same length."""
+    now = grouped(store, f, [])
+    before = grouped(store, f.previous(), [])
+    row = {k: float(now[k].sum()) for k in _SUMS}
+    prev = {k: float(before[k].sum()) for k in _SUMS}
+    row["cost_per_1k"] = row["cost"] / row["invocations"] * 1000 if row["invocations"] else 0.0
+    row["previous_cost"] = prev["cost"]
+    row["previous_invocations"] = prev["invocations"]
+    row["cost_change"] = (row["cost"] - prev["cost"]) / prev["cost"] if prev["cost"] else None
+    row["invocations_change"] = (
+        (row["invocations"] - prev["invocations"]) / prev["invocations"]
+        if prev["invocations"]
+        else None
+    )
+    return row
+
+
+def top_n(frame: pd.DataFrame, column: str, n: int) -> pd.DataFrame:
+    """Keep the ``n`` groups of ``column`` with the largest cost; sum the rest as ``Other``."""
+    totals = frame.groupby(column)["cost"].sum().sort_values(ascending=False)
+    keep = set(totals.index[:n])
+    if len(totals) <= n:
+        return frame
+    out = frame.copy()
+    out[column] = out[column].where(out[column].isin(keep), "Other")
+    keys = [c for c in out.columns if c not in _SUMS]
+    return out.groupby(keys, as_index=False)[[c for c in _SUMS if c in out]].sum()
+
+
+def over_time(
+    store: Store, f: Filters, by: str, *, n: int = 8, meta_key: str | None = None
+) -> pd.DataFrame:
+    """Cost per time bucket stacked by one dimension (its top ``n`` + Other)."""
+    frame = grouped(store, f, [by], meta_key=meta_key, time_bucket=True)
+    return top_n(frame, by, n).sort_values(["bucket", "cost"]).reset_index(drop=True)
+
+
+def by_meter(totals: Mapping[str, float]) -> pd.DataFrame:
+    """Cost split by what was metered (input, output, cache read/write, images)."""
+    return pd.DataFrame(
+        [{"usage type": label, "cost": float(totals[col])} for label, col in METERS.items()]
+    )
+
+
+def cache_economics(store: Store, f: Filters) -> dict[str, float]:
+    """What prompt caching saved, and what cache writes cost that were never read back.
+
+    Saved: cache-read tokens at the input price minus what they cost. Writes never read back:
+    the write cost in model-and-day groups with no cache read at all (a write is only useful if a
+    later request of the same model reads it, within minutes or an hour).
+    """
+    frame = grouped(store, replace(f, granularity="day"), ["model id"], time_bucket=True)
+    saved = float((frame["cache_read_at_input"] - frame["cache_read_cost"]).sum())
+    write_premium = float(
+        (
+            frame["cache_write_cost"] + frame["cache_write_1h_cost"] - frame["cache_write_at_input"]
+        ).sum()
+    )
+    unread = frame[(frame["cache_read_tokens"] == 0) & (frame["cache_write_tokens"] > 0)]
+    return {
+        "cache_read_tokens": float(frame["cache_read_tokens"].sum()),
+        "cache_write_tokens": float(frame["cache_write_tokens"].sum()),
+        "saved": saved,
+        "write_premium": write_premium,
+        "net": saved - write_premium,
+        "unread_write_tokens": float(unread["cache_write_tokens"].sum()),
+        "unread_write_cost": float(
+            (unread["cache_write_cost"] + unread["cache_write_1h_cost"]).sum()
+        ),
+    }
+
+
+# -- detail rows ---------------------------------------------------------------------------
+
+_DETAIL_COLUMNS = """
+    strftime(timezone(getvariable('be_tz'), ts::TIMESTAMPTZ), '%Y-%m-%d %H:%M:%S') AS time,
+    (SELECT name FROM integrations g WHERE g.id = integration_id) AS integration,
+    request_id, account_id AS account, region, operation, model_id,
+    coalesce(base_model, '') AS base_model, routing, service_type,
+    (SELECT principal_name FROM identities d WHERE d.identity_arn = r.identity_arn) AS identity,
+    (SELECT session_name FROM identities d WHERE d.identity_arn = r.identity_arn) AS session,
+    input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, images,
+    outcome, latency_ms, round(cost, 8) AS cost_usd, price_status, unpriced_tokens,
+    CAST(request_metadata AS VARCHAR) AS request_metadata
+"""
+
+
+def _detail_sql(f: Filters) -> tuple[str, list[Any]]:
+    where, params, model_where, model_params = _where(f)
+    model_filter = (
+        f" AND i.model_id IN (SELECT m.model_id FROM model_ids m WHERE {model_where})"
+        if model_where
+        else ""
+    )
+    usage = f"{queries.USAGE_SQL} WHERE {where}{model_filter}"
+    return f"SELECT {_DETAIL_COLUMNS} FROM ({queries.rated_sql(usage)}) r", [
+        *params,
+        *model_params,
+    ]
+
+
+def detail_count(store: Store, f: Filters) -> int:
+    where, params, model_where, model_params = _where(f)
+    model_filter = (
+        f" AND model_id IN (SELECT m.model_id FROM model_ids m WHERE {model_where})"
+        if model_where
+        else ""
+    )
+    sql = f"SELECT count(*) FROM invocations WHERE {where}{model_filter}"
+    return int(store.con.execute(sql, [*params, *model_params]).fetchall()[0][0])
+
+
+def detail_page(store: Store, f: Filters, *, page: int = 0, size: int = 100) -> pd.DataFrame:
+    """One page of invocations, newest first (metadata and counts; no prompt text exists)."""
+    f.validate()
+    _set_variables(store, f, None)
+    sql, params = _detail_sql(f)
+    return store.query_df(
+        f"{sql} ORDER BY time DESC, request_id LIMIT ? OFFSET ?", [*params, size, page * size]
+    )
+
+
+def detail_batches(store: Store, f: Filters, rows: int = 50_000) -> Iterator[pd.DataFrame]:
+    """Every invocation of the selection, a batch at a time (a million-row export never sits in
+    memory at once)."""
+    f.validate()
+    cur = store.cursor()
+    cur.execute(f"SET VARIABLE {_TZ_VAR} = ?", [f.tz])
+    sql, params = _detail_sql(f)
+    reader = cur.sql(f"{sql} ORDER BY time, request_id", params=params).to_arrow_reader(rows)
+    try:
+        for batch in reader:
+            yield batch.to_pandas(integer_object_nulls=True)
+    finally:
+        cur.close()
+
+
+def filter_options(store: Store) -> dict[str, list[str]]:
+    """The values each filter can take, from what is stored."""
+    row = store.con.execute(
+        """
+        SELECT list(DISTINCT account_id ORDER BY account_id) FILTER (WHERE account_id IS NOT NULL),
+               list(DISTINCT region ORDER BY region) FILTER (WHERE region IS NOT NULL),
+               list(DISTINCT operation ORDER BY operation) FILTER (WHERE operation IS NOT NULL)
+        FROM invocations
+        """
+    ).fetchall()[0]
+    models = store.con.execute(
+        "SELECT DISTINCT coalesce(base_model, model_id) AS m, service_type, routing FROM model_ids"
+    ).fetchall()
+    identities = store.con.execute(
+        "SELECT list(DISTINCT principal_name ORDER BY principal_name), "
+        "list(DISTINCT session_name ORDER BY session_name) "
+        "FILTER (WHERE session_name IS NOT NULL) FROM identities"
+    ).fetchall()[0]
+    return {
+        "integrations": [i.name for i in store.list_integrations()],
+        "accounts": row[0] or [],
+        "regions": row[1] or [],
+        "operations": row[2] or [],
+        "models": sorted({m[0] for m in models}),
+        "service_types": sorted({m[1] for m in models if m[1]}),
+        "routings": sorted({m[2] for m in models if m[2]}),
+        "identities": [x for x in identities[0] or [] if x],
+        "sessions": identities[1] or [],
+        "outcomes": list(OUTCOMES),
+    }
+
+
+def metadata_keys(store: Store, f: Filters) -> list[str]:
+    """The ``requestMetadata`` keys present in the selected period."""
+    lo, hi = f.utc_bounds
+    rows = store.con.execute(
+        "SELECT DISTINCT unnest(map_keys(request_metadata)) AS k FROM invocations "
+        "WHERE ts >= ? AND ts < ? AND request_metadata IS NOT NULL ORDER BY k",
+        [lo, hi],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def filters_from_pairs(base: Filters, pairs: list[str]) -> Filters:
+    """``KEY=VALUE`` pairs (CLI ``--filter``) onto filters; an unknown key is a metadata key."""
+    aliases = {
+        "integration": "integrations",
+        "account": "accounts",
+        "region": "regions",
+        "model": "models",
+        "service_type": "service_types",
+        "service": "service_types",
+        "operation": "operations",
+        "routing": "routings",
+        "identity": "identities",
+        "session": "sessions",
+        "outcome": "outcomes",
+    }
+    values: dict[str, list[str]] = {name: list(getattr(base, name)) for name in LIST_FILTERS}
+    meta = list(base.metadata)
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserFacingError(
+                f"--filter {pair!r} is not KEY=VALUE", "e.g. --filter team=search"
+            )
+        key = key.strip()
+        if key.startswith("meta."):
+            meta.append((key[5:], value))
+        elif key in aliases or key in values:
+            values[aliases.get(key, key)].append(value)
+        else:
+            meta.append((key, value))
+    known = {fl.name for fl in fields(Filters)}
+    return replace(
+        base, metadata=tuple(meta), **{k: tuple(v) for k, v in values.items() if k in known}
+    )

@@ -1,0 +1,105 @@
+"""CSV exports of exactly what the Explorer shows: the grouped table and the detail rows.
+
+Why formulas are neutralised: a CSV cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
+carriage return is run as a formula by spreadsheet programs (CSV injection). Text cells that start
+so — a session name or a metadata value is free text from the logs — get a leading apostrophe,
+which spreadsheets show as text. Numbers are left alone (a negative number is a number).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import TextIO
+
+import pandas as pd
+
+from bedrock_explorer import explorer
+from bedrock_explorer.explorer import Filters
+from bedrock_explorer.store import Store
+
+#: Costs as plain decimals (a spreadsheet reads 0.00000418, not always 4.18e-06).
+_FLOAT = "%.8f"
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+#: Columns of the grouped export, in order, after the dimension columns.
+GROUPED_COLUMNS = [
+    "invocations",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "images",
+    "cost",
+    "unpriced_tokens",
+    "unpriced_images",
+]
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy whose text cells cannot run as spreadsheet formulas."""
+    out = frame.copy()
+    for column in out.columns:
+        kind = pd.api.types.infer_dtype(out[column], skipna=True)
+        if kind in ("string", "mixed"):
+            out[column] = out[column].map(_safe).astype(object)
+    return out
+
+
+def _safe(value: object) -> object:
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def grouped_table(frame: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
+    """The grouped figures as shown and exported: dimensions, counts, cost (USD) and unpriced."""
+    columns = [c for c in ["bucket", *dims] if c in frame] + GROUPED_COLUMNS
+    table = frame[columns].copy()
+    if "bucket" in table:
+        table = table.sort_values(["bucket", "cost"], ascending=[True, False], kind="stable")
+        table["bucket"] = pd.to_datetime(table["bucket"]).dt.strftime("%Y-%m-%d %H:%M")
+    for column in GROUPED_COLUMNS:
+        if column != "cost":
+            table[column] = table[column].astype("int64")
+    table["cost"] = table["cost"].round(6)
+    return table.rename(columns={"bucket": "period", "cost": "cost_usd"})
+
+
+def grouped_csv(frame: pd.DataFrame, dims: list[str]) -> str:
+    buffer = io.StringIO()
+    neutralise(grouped_table(frame, dims)).to_csv(buffer, index=False, float_format=_FLOAT)
+    return buffer.getvalue()
+
+
+def write_detail_csv(store: Store, filters: Filters, out: TextIO) -> int:
+    """Stream every invocation of the selection as CSV; returns the number of rows."""
+    rows = 0
+    for batch in explorer.detail_batches(store, filters):
+        neutralise(batch).to_csv(out, index=False, header=rows == 0, float_format=_FLOAT)
+        rows += len(batch)
+    if rows == 0:
+        out.write(",".join(_detail_header(store, filters)) + "\n")
+    return rows
+
+
+def _detail_header(store: Store, filters: Filters) -> list[str]:
+    return list(explorer.detail_page(store, filters, size=0).columns)
+
+
+def detail_csv_chunks(store: Store, filters: Filters) -> Iterator[str]:
+    """The detail CSV as text chunks (one per batch of rows)."""
+    first = True
+    for batch in explorer.detail_batches(store, filters):
+        buffer = io.StringIO()
+        neutralise(batch).to_csv(buffer, index=False, header=first, float_format=_FLOAT)
+        first = False
+        yield buffer.getvalue()
+    if first:
+        yield ",".join(_detail_header(store, filters)) + "\n"
+
+
+def file_name(kind: str, filters: Filters, dims: list[str] | None = None) -> str:
+    """``bedrock-cost_<by>_<range and filters>.csv``: the file says what it holds."""
+    by = f"by-{'-'.join(d.replace(' ', '-') for d in dims)}_" if dims else ""
+    return f"bedrock-{kind}_{by}{filters.describe()}.csv"
