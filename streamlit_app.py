@@ -10,7 +10,7 @@ st.set_page_config(page_title="Bedrock Explorer", page_icon=":material/savings:"
 
 navigation = st.navigation(
     [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/explorer.py", title="Explorer", icon=":material/query_stats:", default=True),
         st.Page("pages/integrations.py", title="Integrations", icon=":material/cable:"),
         st.Page("pages/iam_checker.py", title="IAM Policy Checker", icon=":material/policy:"),
     ]

@@ -531,6 +531,21 @@ def metadata_keys(store: Store, f: Filters) -> list[str]:
     return [r[0] for r in rows]
 
 
+def metadata_pairs(store: Store, f: Filters, limit: int = 500) -> list[str]:
+    """``key=value`` pairs of ``requestMetadata`` in the selected period (for the filter)."""
+    lo, hi = f.utc_bounds
+    rows = store.con.execute(
+        """
+        SELECT DISTINCT e.key || '=' || e.value AS pair
+        FROM (SELECT unnest(map_entries(request_metadata)) AS e FROM invocations
+              WHERE ts >= ? AND ts < ? AND request_metadata IS NOT NULL)
+        ORDER BY pair LIMIT ?
+        """,
+        [lo, hi, limit],
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
 def filters_from_pairs(base: Filters, pairs: list[str]) -> Filters:
     """``KEY=VALUE`` pairs (CLI ``--filter``) onto filters; an unknown key is a metadata key."""
     aliases = {

@@ -45,7 +45,7 @@ def sidebar(store: Store) -> dict[str, object]:
         if demo:
             st.warning(
                 "You are looking at **demo data** (made-up accounts and usage). "
-                "Remove it on the Overview page once your own logs are in.",
+                "Remove it on the Integrations page once your own logs are in.",
                 icon=":material/science:",
             )
         st.caption(f"Database: `{store.path}`")

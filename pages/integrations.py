@@ -308,10 +308,10 @@ def step_verify(w: dict[str, Any], store: Store) -> None:
     if w.get("synced"):
         st.success(w["synced"])
         st.page_link(
-            "pages/overview.py",
+            "pages/explorer.py",
             label=f"See the costs of {name}",
             icon=":material/bar_chart:",
-            query_params={"integration": name},
+            query_params={"integrations": name},
         )
         if st.button("Done", type="primary"):
             del st.session_state["wizard"]
@@ -466,7 +466,23 @@ with open_store() as store:
     if "wizard" in st.session_state:
         show_wizard(store)
     else:
-        if st.button("Add Bedrock integration", type="primary", icon=":material/add:"):
+        top = st.columns([2, 2, 6])
+        if top[0].button("Add Bedrock integration", type="primary", icon=":material/add:"):
             wizard()
             st.rerun()
+        if any(i.is_demo for i in store.list_integrations()) and top[1].button(
+            "Remove demo data", icon=":material/delete:"
+        ):
+            removed = demo.remove_demo(store)
+            st.toast(f"Removed {removed:,} demo invocations")
+            st.rerun()
         show_list(store)
+        quarantine = store.quarantine_summary()
+        if not quarantine.empty:
+            st.subheader("Quarantined lines")
+            st.caption(
+                "Malformed log lines, each with its reason and where it came from; never stored "
+                "as data, never dropped silently. The line itself is not kept (it can hold prompt "
+                "text)."
+            )
+            st.dataframe(quarantine, hide_index=True, width="stretch")

@@ -1,0 +1,381 @@
+"""Explorer: Bedrock cost by model, service type, time, identity and tag, filtered and exported.
+
+Layout only: every figure comes from ``bedrock_explorer.explorer`` (the same functions as the CLI
+``report``). The filters live in the URL (``st.query_params``), so a view can be bookmarked and
+shared; the widgets are initialised from the URL once per session and write it back on each rerun.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import streamlit as st
+
+from bedrock_explorer import demo, explorer, export, queries
+from bedrock_explorer.config import resolve_db_path
+from bedrock_explorer.explorer import Filters
+from bedrock_explorer.ingest import Progress
+from bedrock_explorer.pricing import book
+from bedrock_explorer.store import Store
+from pages._common import compact, open_store, sidebar
+
+ZONES = (
+    "UTC",
+    "Europe/London",
+    "Europe/Paris",
+    "America/New_York",
+    "America/Chicago",
+    "America/Los_Angeles",
+    "Asia/Tokyo",
+    "Asia/Singapore",
+    "Australia/Sydney",
+)
+LABELS = {
+    "integrations": "Integration",
+    "accounts": "Account",
+    "regions": "Region",
+    "models": "Model",
+    "service_types": "Service type",
+    "operations": "Operation",
+    "routings": "Routing",
+    "identities": "Identity (role or user)",
+    "sessions": "Session",
+    "outcomes": "Outcome",
+}
+CUSTOM = "custom"
+
+
+def usd(value: float) -> str:
+    return f"${value:,.2f}"
+
+
+def change(value: float | None) -> str | None:
+    return None if value is None else f"{value:+.1%} vs previous period"
+
+
+def init_widgets(current: Filters) -> None:
+    """Widget state from the URL, once per session (later the widgets are the truth)."""
+    if st.session_state.get("ex_init"):
+        return
+    st.session_state["ex_init"] = True
+    st.session_state["ex_preset"] = CUSTOM
+    st.session_state["ex_range"] = (current.start, current.end)
+    st.session_state["ex_tz"] = current.tz
+    st.session_state["ex_gran"] = current.granularity
+    for name in explorer.LIST_FILTERS:
+        st.session_state[f"ex_{name}"] = list(getattr(current, name))
+    st.session_state["ex_meta"] = [f"{k}={v}" for k, v in current.metadata]
+
+
+def filter_bar(store: Store, default: Filters) -> Filters:
+    """The filter widgets; returns the filters they describe (and puts them in the URL)."""
+    options = explorer.filter_options(store)
+    today = datetime.now(UTC).date()
+    c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
+    preset = c1.selectbox("Period", [*explorer.PRESETS, CUSTOM], key="ex_preset")
+    if preset != CUSTOM:
+        st.session_state["ex_range"] = explorer.preset(preset, today)
+    picked = c2.date_input("From – to", key="ex_range", disabled=preset != CUSTOM)
+    start, end = (
+        (picked[0], picked[-1])
+        if isinstance(picked, (list, tuple)) and picked
+        else (default.start, default.end)
+    )
+    gran = c3.radio("Granularity", explorer.GRANULARITIES, horizontal=True, key="ex_gran")
+    zones = list(dict.fromkeys([st.session_state.get("ex_tz", "UTC"), *ZONES]))
+    tz = c4.selectbox("Time zone", zones, key="ex_tz")
+    chosen: dict[str, tuple[str, ...]] = {}
+    with st.expander("Filters", icon=":material/filter_alt:", expanded=False):
+        cols = st.columns(3)
+        for i, name in enumerate(explorer.LIST_FILTERS):
+            values = sorted(set(options[name]) | set(st.session_state.get(f"ex_{name}", [])))
+            chosen[name] = tuple(cols[i % 3].multiselect(LABELS[name], values, key=f"ex_{name}"))
+        base = Filters(start, end, tz=tz, granularity=gran)
+        pairs = explorer.metadata_pairs(store, base)
+        pairs = sorted(set(pairs) | set(st.session_state.get("ex_meta", [])))
+        meta = cols[len(explorer.LIST_FILTERS) % 3].multiselect(
+            "requestMetadata key = value", pairs, key="ex_meta"
+        )
+    filters = Filters(
+        start,
+        end,
+        tz=tz,
+        granularity=gran,
+        metadata=tuple(tuple(m.split("=", 1)) for m in meta),  # type: ignore[misc]
+        **chosen,
+    )
+    st.query_params.from_dict(filters.to_params())
+    return filters
+
+
+def stacked_chart(frame: pd.DataFrame, by: str, f: Filters) -> None:
+    fig = px.bar(
+        frame,
+        x="bucket",
+        y="cost",
+        color=by,
+        labels={"bucket": f"{f.granularity.title()} ({f.tz})", "cost": "Cost (USD)", by: by},
+        hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"},
+    )
+    fig.update_layout(legend={"orientation": "h", "y": -0.2}, height=440, margin={"t": 30})
+    st.plotly_chart(fig, width="stretch")
+
+
+def bar(frame: pd.DataFrame, by: str, title: str) -> None:
+    if frame.empty:
+        st.caption(f"{title}: nothing in this selection.")
+        return
+    top = explorer.top_n(frame, by, 10).sort_values("cost")
+    fig = px.bar(
+        top,
+        x="cost",
+        y=by,
+        orientation="h",
+        title=title,
+        labels={"cost": "Cost (USD)", by: ""},
+        hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"},
+    )
+    fig.update_layout(height=360, margin={"t": 40})
+    st.plotly_chart(fig, width="stretch")
+
+
+def detail_download(filters: Filters) -> Any:
+    """The detail CSV, generated when the button is clicked: streamed to a temporary file a
+    batch at a time, then handed to the browser."""
+
+    def build() -> Any:
+        handle = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - Streamlit reads and closes it
+        with Store(resolve_db_path(), wait_seconds=10) as store:
+            for chunk in export.detail_csv_chunks(store, filters):
+                handle.write(chunk.encode("utf-8"))
+        handle.seek(0)
+        return handle
+
+    return build
+
+
+def first_start(store: Store) -> None:
+    """On the very first start, load clearly labelled demo data (once; a removal is kept)."""
+    if not demo.should_autoload(store):
+        return
+    with st.status("First start: loading 90 days of demo data…", expanded=True) as status:
+        progress = st.progress(0.0, text="Generating demo invocation logs")
+        steps = {"n": 0}
+
+        def show(event: Progress) -> None:
+            steps["n"] += 1
+            progress.progress(min(1.0, steps["n"] / 30), text=event.message)
+
+        summary = demo.load_demo(store, progress=show)
+        status.update(
+            label=f"Demo data loaded: {summary.inserted:,} invocations",
+            state="complete",
+            expanded=False,
+        )
+
+
+def prices_section(store: Store) -> None:
+    with st.expander("Prices used, unpriced models and models seen", icon=":material/sell:"):
+        unpriced = queries.unpriced_models(store)
+        if not unpriced.empty:
+            st.markdown("**Unpriced models** — usage with no known price, never counted as $0")
+            st.dataframe(unpriced, hide_index=True, width="stretch")
+        st.markdown("**Prices used** — per 1M tokens (images: per image), with their source")
+        st.dataframe(queries.price_list(store), hide_index=True, width="stretch")
+        st.markdown("**Models seen** — the raw model id as logged, base model and routing derived")
+        st.dataframe(queries.usage_by_model(store), hide_index=True, width="stretch")
+
+
+st.title("Explorer")
+with open_store() as store:
+    first_start(store)
+    book.ensure_compiled(store)
+    sidebar(store)
+    default = explorer.default_filters()
+    listed = (*explorer.LIST_FILTERS, "meta")
+    url = {
+        k: st.query_params.get_all(k) if k in listed else st.query_params.get(k)
+        for k in st.query_params
+    }
+    current = Filters.from_params(url, default)
+    init_widgets(current)
+    f = filter_bar(store, default)
+
+    if not store.list_integrations():
+        st.info(
+            "**No data yet.** An *integration* is one place your Bedrock model invocation logs "
+            "live: a CloudWatch Logs log group, an S3 delivery bucket, or files on disk. Add one "
+            "on the Integrations page, or explore first with the demo data.",
+            icon=":material/info:",
+        )
+        st.page_link("pages/integrations.py", label="Add an integration", icon=":material/cable:")
+        if st.button("Load demo data", type="primary", icon=":material/science:"):
+            with st.spinner("Loading demo data…"):
+                demo.load_demo(store)
+            st.rerun()
+        st.stop()
+
+    head = explorer.headline(store, f)
+    if not head["invocations"]:
+        st.info(
+            f"**No invocations between {f.start} and {f.end}** with these filters. Widen the "
+            "period or clear a filter.",
+            icon=":material/search_off:",
+        )
+        st.stop()
+
+    m = st.columns(4)
+    m[0].metric(
+        "Total cost",
+        usd(head["cost"]),
+        change(head["cost_change"]),
+        delta_color="inverse",
+        help=f"Previous period: {usd(head['previous_cost'])}. On-demand list prices "
+        "(or your overrides), per invocation and meter.",
+    )
+    m[1].metric(
+        "Invocations",
+        f"{head['invocations']:,.0f}",
+        change(head["invocations_change"]),
+        delta_color="off",
+    )
+    m[2].metric("Cost per 1,000 invocations", usd(head["cost_per_1k"]))
+    m[3].metric("Images generated", f"{head['images']:,.0f}")
+    t = st.columns(4)
+    for col, (label, key) in zip(
+        t,
+        (
+            ("Input tokens", "input_tokens"),
+            ("Output tokens", "output_tokens"),
+            ("Cache read tokens", "cache_read_tokens"),
+            ("Cache write tokens", "cache_write_tokens"),
+        ),
+        strict=True,
+    ):
+        col.metric(label, compact(head[key]), help=f"{head[key]:,.0f}")
+    if head["unpriced_tokens"] or head["unpriced_images"]:
+        st.warning(
+            f"**Part of this selection is unpriced:** {head['unpriced_tokens']:,.0f} tokens"
+            + (f" and {head['unpriced_images']:,.0f} images" if head["unpriced_images"] else "")
+            + " have no known price and are **not** in the total above. Set a price with "
+            "`python -m bedrock_explorer prices set …` (see `prices unpriced`).",
+            icon=":material/price_change:",
+        )
+    if head["provisioned_invocations"]:
+        st.info(
+            f"{head['provisioned_invocations']:,.0f} invocations ran on provisioned throughput: "
+            "billed per hour, not per token, so not in the total."
+        )
+
+    st.subheader("Cost over time")
+    s1, s2, s3 = st.columns([2, 2, 1])
+    dims = [d for d in explorer.DIMENSIONS if d != "metadata"]
+    stack = s1.selectbox("Stacked by", [*dims, "metadata"], key="ex_stack")
+    keys = explorer.metadata_keys(store, f)
+    meta_key = s2.selectbox("requestMetadata key", keys, key="ex_meta_key") if keys else None
+    n = s3.number_input("Top", 3, 20, 8, key="ex_top")
+    if stack == "metadata" and not meta_key:
+        st.caption("No requestMetadata in this period.")
+    else:
+        stacked_chart(explorer.over_time(store, f, stack, n=int(n), meta_key=meta_key), stack, f)
+
+    c1, c2 = st.columns(2)
+    with c1:
+        bar(explorer.grouped(store, f, ["model"]), "model", "Cost by model")
+    with c2:
+        bar(explorer.grouped(store, f, ["service type"]), "service type", "Cost by service type")
+    c1, c2 = st.columns(2)
+    with c1:
+        bar(explorer.grouped(store, f, ["identity"]), "identity", "Cost by identity")
+    with c2:
+        if meta_key:
+            by_meta = explorer.grouped(store, f, ["metadata"], meta_key=meta_key)
+            bar(by_meta, "metadata", f"Cost by requestMetadata “{meta_key}”")
+        else:
+            st.caption("No requestMetadata in this period.")
+    c1, c2 = st.columns(2)
+    with c1:
+        meters = explorer.by_meter(head)
+        fig = px.bar(
+            meters,
+            x="usage type",
+            y="cost",
+            title="Cost by usage type",
+            labels={"cost": "Cost (USD)"},
+            hover_data={"cost": ":$,.4f"},
+        )
+        fig.update_layout(height=360, margin={"t": 40})
+        st.plotly_chart(fig, width="stretch")
+    with c2:
+        cache = explorer.cache_economics(store, f)
+        st.markdown("**Prompt cache economics**")
+        k = st.columns(2)
+        k[0].metric(
+            "Saved by cache reads",
+            usd(cache["saved"]),
+            help="Cache-read tokens at the input price, minus what they cost.",
+        )
+        k[1].metric(
+            "Cache write premium",
+            usd(cache["write_premium"]),
+            help="What cache writes cost above the input price.",
+        )
+        k[0].metric("Net effect of caching", usd(cache["net"]))
+        k[1].metric(
+            "Writes never read back",
+            usd(cache["unread_write_cost"]),
+            help="Write cost for a model on a day with no cache read at all: "
+            f"{cache['unread_write_tokens']:,.0f} tokens.",
+        )
+
+    st.subheader("Grouped table")
+    group_by = st.multiselect("Group by", [*dims, "metadata"], default=["model"], key="ex_group")
+    with_time = st.toggle(f"Split by {f.granularity}", key="ex_group_time")
+    if "metadata" in group_by and not meta_key:
+        st.caption("Grouping by metadata needs a requestMetadata key in this period.")
+    else:
+        table_frame = explorer.grouped(store, f, group_by, meta_key=meta_key, time_bucket=with_time)
+        table = export.grouped_table(table_frame, group_by)
+        st.dataframe(
+            table,
+            hide_index=True,
+            width="stretch",
+            column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.4f")},
+        )
+        st.caption(
+            f"{len(table):,} rows · total {usd(table['cost_usd'].sum())} · "
+            f"{int(table['unpriced_tokens'].sum()):,} unpriced tokens"
+        )
+        st.download_button(
+            "Download grouped CSV",
+            export.grouped_csv(table_frame, group_by),
+            file_name=export.file_name(
+                "cost", f, ([f.granularity] if with_time else []) + group_by
+            ),
+            mime="text/csv",
+            icon=":material/download:",
+        )
+
+    st.subheader("Invocations")
+    total_rows = explorer.detail_count(store, f)
+    pages = max(1, -(-total_rows // 100))
+    page = st.number_input(
+        f"Page (of {pages:,}; 100 per page, newest first)", 1, pages, 1, key="ex_page"
+    )
+    st.dataframe(
+        explorer.detail_page(store, f, page=int(page) - 1), hide_index=True, width="stretch"
+    )
+    st.download_button(
+        f"Download all {total_rows:,} invocations (CSV)",
+        detail_download(f),
+        file_name=export.file_name("invocations", f),
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    st.caption("Metadata and token counts only: prompt and response text is never stored.")
+    prices_section(store)

@@ -1,0 +1,265 @@
+"""The Explorer's figures: charts, grouped CSV, detail CSV and an independent computation agree.
+
+The independent side prices the seeded records in plain Python with AWS's published on-demand
+prices written out below (not read from our catalogue), so a wrong rate, a wrong unit or a lost
+row shows up as a difference in cents.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from bedrock_explorer import explorer, export
+from bedrock_explorer.cli import main
+from bedrock_explorer.explorer import Filters
+from bedrock_explorer.pricing import book
+from bedrock_explorer.raw import RawBatch
+from bedrock_explorer.store import Store
+from bedrock_explorer.synthetic import RecordSpec, make_line
+from tests.aws_seed import Seeded, make_records
+
+#: USD per 1M tokens (input, output), aws.amazon.com/bedrock/pricing, on-demand, us-east-1.
+PUBLISHED = {
+    "us.anthropic.claude-3-5-haiku-20241022-v1:0": (Decimal("0.80"), Decimal("4.00")),
+    "anthropic.claude-3-haiku-20240307-v1:0": (Decimal("0.25"), Decimal("1.25")),
+    "amazon.nova-lite-v1:0": (Decimal("0.06"), Decimal("0.24")),
+    "amazon.nova-pro-v1:0": (Decimal("0.80"), Decimal("3.20")),
+}
+TODAY = datetime.now(UTC).date()
+APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
+
+
+def expected_cost(specs: list[RecordSpec]) -> Decimal:
+    total = Decimal(0)
+    for s in specs:
+        rate_in, rate_out = PUBLISHED[s.model_id]
+        total += (s.input_tokens * rate_in + s.output_tokens * rate_out) / Decimal(1_000_000)
+    return total
+
+
+@pytest.fixture
+def seeded(store: Store) -> Seeded:
+    now = datetime.now(UTC)
+    records = make_records(2000, start=now - timedelta(days=9), end=now - timedelta(minutes=1))
+    integ = store.add_integration("prod", "local", {"paths": ["seed"]})
+    store.write_batch(integ.id, RawBatch("seed", records.lines))
+    book.ensure_compiled(store)
+    return records
+
+
+def whole(**kw: object) -> Filters:
+    return Filters(TODAY - timedelta(days=10), TODAY, **kw)  # type: ignore[arg-type]
+
+
+def cents(value: float | Decimal) -> Decimal:
+    return Decimal(str(value)).quantize(Decimal("0.01"))
+
+
+def test_every_view_agrees_with_an_independent_computation(store: Store, seeded: Seeded) -> None:
+    f = whole()
+    truth = cents(expected_cost(seeded.specs))
+    head = explorer.headline(store, f)
+    assert cents(head["cost"]) == truth and head["invocations"] == 2000
+    assert head["unpriced_tokens"] == 0
+    for by in (["model"], ["service type"], ["identity"], ["integration", "region"]):
+        assert cents(explorer.grouped(store, f, by)["cost"].sum()) == truth, by
+    over_time = explorer.over_time(store, f, "model", n=2)
+    assert cents(over_time["cost"].sum()) == truth
+    assert len(set(over_time["model"])) == 3 and "Other" in set(over_time["model"])
+    assert cents(explorer.grouped(store, f, ["metadata"], meta_key="team")["cost"].sum()) == truth
+    assert cents(explorer.by_meter(head)["cost"].sum()) == truth
+    grouped_rows = list(csv.DictReader(io.StringIO(export.grouped_csv(
+        explorer.grouped(store, f, ["model"], time_bucket=True), ["model"]))))  # fmt: skip
+    assert cents(sum(Decimal(r["cost_usd"]) for r in grouped_rows)) == truth
+    detail = io.StringIO()
+    assert export.write_detail_csv(store, f, detail) == 2000
+    rows = list(csv.DictReader(io.StringIO(detail.getvalue())))
+    assert cents(sum(Decimal(r["cost_usd"]) for r in rows)) == truth
+    assert {r["request_id"] for r in rows} == {s.request_id for s in seeded.specs}
+
+
+def test_per_model_figures_match_the_published_prices(store: Store, seeded: Seeded) -> None:
+    frame = explorer.grouped(store, whole(), ["model id"]).set_index("model id")
+    for model_id in PUBLISHED:
+        specs = [s for s in seeded.specs if s.model_id == model_id]
+        assert cents(frame.loc[model_id, "cost"]) == cents(expected_cost(specs)), model_id
+        assert frame.loc[model_id, "invocations"] == len(specs)
+
+
+def test_filter_combinations_match_a_python_filter(store: Store, seeded: Seeded) -> None:
+    cases = [
+        (whole(models=("amazon.nova-lite-v1:0",)), lambda s: s.model_id == "amazon.nova-lite-v1:0"),
+        (whole(metadata=(("team", "search"),)), lambda s: s.request_metadata["team"] == "search"),
+        (
+            whole(models=("anthropic.claude-3-5-haiku-20241022-v1:0",), identities=("app-1",)),
+            lambda s: "claude-3-5-haiku" in s.model_id and "/app-1/" in s.identity_arn,
+        ),
+        (whole(routings=("geo",)), lambda s: s.model_id.startswith("us.")),
+        (whole(service_types=("text",), outcomes=("success",)), lambda s: True),
+        (whole(integrations=("prod",), regions=("us-east-1",)), lambda s: True),
+        (whole(sessions=("session-3",)), lambda s: s.identity_arn.endswith("/session-3")),
+    ]
+    for filters, keep in cases:
+        specs = [s for s in seeded.specs if keep(s)]
+        head = explorer.headline(store, filters)
+        assert head["invocations"] == len(specs), filters
+        assert cents(head["cost"]) == cents(expected_cost(specs)), filters
+        assert explorer.detail_count(store, filters) == len(specs)
+
+
+def test_an_empty_selection_is_empty_not_an_error(store: Store, seeded: Seeded) -> None:
+    for filters in (
+        whole(models=("no-such-model",)),
+        whole(metadata=(("team", "nobody"),)),
+        Filters(date(2001, 1, 1), date(2001, 1, 31)),
+    ):
+        assert explorer.headline(store, filters)["invocations"] == 0
+        assert explorer.grouped(store, filters, ["model"]).empty
+        assert explorer.detail_page(store, filters).empty
+        out = io.StringIO()
+        assert export.write_detail_csv(store, filters, out) == 0
+        assert out.getvalue().startswith("time,integration,request_id")
+
+
+def test_days_follow_the_display_time_zone(store: Store) -> None:
+    integ = store.add_integration("tz", "local", {})
+    late = datetime(2025, 3, 1, 22, 30, tzinfo=UTC)  # 07:30 on 2 March in Tokyo
+    line = make_line(RecordSpec("tz-1", late, "amazon.nova-lite-v1:0"))
+    store.write_batch(integ.id, RawBatch("x", [line]))
+    book.ensure_compiled(store)
+    utc = explorer.grouped(store, Filters(date(2025, 3, 1), date(2025, 3, 2)), [], time_bucket=True)
+    tokyo = explorer.grouped(
+        store, Filters(date(2025, 3, 1), date(2025, 3, 2), tz="Asia/Tokyo"), [], time_bucket=True
+    )
+    assert (
+        str(utc["bucket"][0])[:10] == "2025-03-01" and str(tokyo["bucket"][0])[:10] == "2025-03-02"
+    )
+    only_first = Filters(date(2025, 3, 2), date(2025, 3, 2), tz="Asia/Tokyo")
+    assert explorer.headline(store, only_first)["invocations"] == 1
+
+
+def test_previous_period_and_change(store: Store, seeded: Seeded) -> None:
+    recent = Filters(TODAY - timedelta(days=4), TODAY)
+    head = explorer.headline(store, recent)
+    before = explorer.headline(store, recent.previous())
+    assert recent.previous().end == recent.start - timedelta(days=1)
+    assert head["previous_cost"] == pytest.approx(before["cost"])
+    assert head["cost_change"] == pytest.approx((head["cost"] - before["cost"]) / before["cost"])
+
+
+def test_filters_round_trip_through_the_url() -> None:
+    f = Filters(
+        date(2026, 1, 1),
+        date(2026, 1, 31),
+        tz="Europe/Paris",
+        granularity="week",
+        models=("amazon.nova-lite-v1:0", "x"),
+        metadata=(("team", "a=b"),),
+    )
+    assert Filters.from_params(f.to_params(), whole()) == f
+    junk = {"from": "2026-13-45", "granularity": "decade", "tz": "Mars/Olympus"}
+    assert Filters.from_params(junk, whole()) == whole()
+
+
+def test_presets() -> None:
+    today = date(2026, 3, 15)
+    assert explorer.preset("last 7 days", today) == (date(2026, 3, 9), today)
+    assert explorer.preset("month to date", today) == (date(2026, 3, 1), today)
+    assert explorer.preset("last month", today) == (date(2026, 2, 1), date(2026, 2, 28))
+
+
+def test_csv_cells_cannot_run_as_formulas(store: Store) -> None:
+    integ = store.add_integration("evil", "local", {})
+    spec = RecordSpec(
+        "req-evil",
+        datetime.now(UTC) - timedelta(hours=1),
+        "amazon.nova-lite-v1:0",
+        identity_arn="arn:aws:sts::111122223333:assumed-role/app/=HYPERLINK(1)",
+        request_metadata={"team": "+cmd|calc"},
+    )
+    store.write_batch(integ.id, RawBatch("x", [make_line(spec)]))
+    book.ensure_compiled(store)
+    out = io.StringIO()
+    export.write_detail_csv(store, whole(), out)
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert row["session"] == "'=HYPERLINK(1)"
+    grouped = explorer.grouped(store, whole(), ["metadata"], meta_key="team")
+    assert "'+cmd|calc" in export.grouped_csv(grouped, ["metadata"])
+    assert float(row["cost_usd"]) > 0, "numbers stay numbers"
+
+
+def test_file_names_carry_the_range_and_filters() -> None:
+    f = whole(models=("amazon.nova-lite-v1:0",), metadata=(("team", "search"),))
+    name = export.file_name("cost", f, ["model", "day"])
+    assert name.startswith("bedrock-cost_by-model-day_")
+    assert "models-amazon.nova-lite-v1-0" in name and "team-search" in name
+    assert name.endswith(".csv") and "/" not in name
+
+
+def test_cli_report_matches_the_grouped_query(
+    store: Store, seeded: Seeded, db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    store.close()
+    argv = ["--db", str(db_path), "report", "--group-by", "model,day",
+            "--from", str(TODAY - timedelta(days=10)), "--to", str(TODAY),
+            "--filter", "team=search"]  # fmt: skip
+    assert main(argv) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    specs = [s for s in seeded.specs if s.request_metadata["team"] == "search"]
+    assert cents(sum(Decimal(r["cost_usd"]) for r in rows)) == cents(expected_cost(specs))
+    assert {"period", "model"} <= set(rows[0])
+    assert main([*argv, "--format", "table"]) == 0
+    assert "Total: $" in capsys.readouterr().out
+    out = db_path.parent / "detail.csv"
+    assert main([*argv[:-2], "--detail", "--output", str(out)]) == 0
+    assert len(out.read_text().splitlines()) == 2001
+
+
+# -- the page ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(seeded: Seeded, store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    store.close()
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(db_path))
+    return AppTest.from_file(APP, default_timeout=90)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_page_shows_the_same_total_and_follows_the_url(app: AppTest, seeded: Seeded) -> None:
+    app.query_params["models"] = ["amazon.nova-lite-v1:0"]
+    app.run()
+    assert not app.exception
+    specs = [s for s in seeded.specs if s.model_id == "amazon.nova-lite-v1:0"]
+    assert _metrics(app)["Total cost"] == f"${cents(expected_cost(specs)):,}"
+    assert _metrics(app)["Invocations"] == f"{len(specs):,}"
+    assert app.multiselect(key="ex_models").value == ["amazon.nova-lite-v1:0"]
+    app.multiselect(key="ex_models").set_value([]).run()
+    assert _metrics(app)["Total cost"] == f"${cents(expected_cost(seeded.specs)):,}"
+    assert "models" not in app.query_params
+    charts = [c for c in app.get("plotly_chart")]
+    assert len(charts) >= 5
+
+
+def test_page_empty_selection_shows_a_helpful_state(app: AppTest) -> None:
+    app.query_params["meta"] = ["team=nobody"]
+    app.run()
+    assert not app.exception
+    assert any("No invocations between" in i.value for i in app.info)
+
+
+def test_grouped_table_on_the_page_totals_to_the_headline(app: AppTest, seeded: Seeded) -> None:
+    app.run()
+    app.multiselect(key="ex_group").set_value(["identity", "model"]).run()
+    table = app.dataframe[0].value
+    assert cents(table["cost_usd"].sum()) == cents(expected_cost(seeded.specs))
