@@ -12,8 +12,14 @@ import pandas as pd
 
 from bedrock_explorer.store import Store
 
-#: Every invocation with what pricing needs: its model dimension, tier, UTC day (price points
-#: change only at midnight UTC), long-context flag and billable images.
+
+def usage_sql(source: str = "invocations") -> str:
+    """Invocations (``source``: the table, or a subquery selecting some of it) with what pricing
+    needs: the model dimension, tier, UTC day (price points change only at midnight UTC),
+    long-context flag and billable images."""
+    return _USAGE.replace("FROM invocations i ", f"FROM {source} i ")
+
+
 _USAGE = """
 SELECT i.*, m.base_model, m.routing, m.service_type, m.provider,
     i.performance_tier AS tier,
@@ -386,6 +392,5 @@ def usage_by_model(store: Store) -> pd.DataFrame:
     )
 
 
-#: The public names of the building blocks, for the Explorer's detail rows.
-USAGE_SQL = _USAGE
+#: The public name of the pricing step, for the Explorer's detail rows.
 rated_sql = _rated

@@ -71,8 +71,9 @@ def init_widgets(current: Filters) -> None:
     st.session_state["ex_meta"] = [f"{k}={v}" for k, v in current.metadata]
 
 
-def filter_bar(store: Store, default: Filters) -> Filters:
-    """The filter widgets; returns the filters they describe (and puts them in the URL)."""
+def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
+    """The filter widgets; returns the filters they describe (also put in the URL) and the
+    requestMetadata keys of the period."""
     options = explorer.filter_options(store)
     today = datetime.now(UTC).date()
     c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
@@ -95,7 +96,7 @@ def filter_bar(store: Store, default: Filters) -> Filters:
             values = sorted(set(options[name]) | set(st.session_state.get(f"ex_{name}", [])))
             chosen[name] = tuple(cols[i % 3].multiselect(LABELS[name], values, key=f"ex_{name}"))
         base = Filters(start, end, tz=tz, granularity=gran)
-        pairs = explorer.metadata_pairs(store, base)
+        keys, pairs = explorer.metadata_summary(store, base)
         pairs = sorted(set(pairs) | set(st.session_state.get("ex_meta", [])))
         meta = cols[len(explorer.LIST_FILTERS) % 3].multiselect(
             "requestMetadata key = value", pairs, key="ex_meta"
@@ -109,7 +110,7 @@ def filter_bar(store: Store, default: Filters) -> Filters:
         **chosen,
     )
     st.query_params.from_dict(filters.to_params())
-    return filters
+    return filters, keys
 
 
 def stacked_chart(frame: pd.DataFrame, by: str, f: Filters) -> None:
@@ -190,44 +191,7 @@ def prices_section(store: Store) -> None:
         st.dataframe(queries.usage_by_model(store), hide_index=True, width="stretch")
 
 
-st.title("Explorer")
-with open_store() as store:
-    first_start(store)
-    book.ensure_compiled(store)
-    sidebar(store)
-    default = explorer.default_filters()
-    listed = (*explorer.LIST_FILTERS, "meta")
-    url = {
-        k: st.query_params.get_all(k) if k in listed else st.query_params.get(k)
-        for k in st.query_params
-    }
-    current = Filters.from_params(url, default)
-    init_widgets(current)
-    f = filter_bar(store, default)
-
-    if not store.list_integrations():
-        st.info(
-            "**No data yet.** An *integration* is one place your Bedrock model invocation logs "
-            "live: a CloudWatch Logs log group, an S3 delivery bucket, or files on disk. Add one "
-            "on the Integrations page, or explore first with the demo data.",
-            icon=":material/info:",
-        )
-        st.page_link("pages/integrations.py", label="Add an integration", icon=":material/cable:")
-        if st.button("Load demo data", type="primary", icon=":material/science:"):
-            with st.spinner("Loading demo data…"):
-                demo.load_demo(store)
-            st.rerun()
-        st.stop()
-
-    head = explorer.headline(store, f)
-    if not head["invocations"]:
-        st.info(
-            f"**No invocations between {f.start} and {f.end}** with these filters. Widen the "
-            "period or clear a filter.",
-            icon=":material/search_off:",
-        )
-        st.stop()
-
+def show_headline(head: dict[str, Any]) -> None:
     m = st.columns(4)
     m[0].metric(
         "Total cost",
@@ -271,29 +235,80 @@ with open_store() as store:
             "billed per hour, not per token, so not in the total."
         )
 
+
+st.title("Explorer")
+with open_store() as store:
+    first_start(store)
+    book.ensure_compiled(store)
+    sidebar(store)
+    default = explorer.default_filters()
+    listed = (*explorer.LIST_FILTERS, "meta")
+    url = {
+        k: st.query_params.get_all(k) if k in listed else st.query_params.get(k)
+        for k in st.query_params
+    }
+    current = Filters.from_params(url, default)
+    init_widgets(current)
+    f, keys = filter_bar(store, default)
+    memo: dict = {}  # one per rerun: a question asked twice is answered once
+
+    if not store.list_integrations():
+        st.info(
+            "**No data yet.** An *integration* is one place your Bedrock model invocation logs "
+            "live: a CloudWatch Logs log group, an S3 delivery bucket, or files on disk. Add one "
+            "on the Integrations page, or explore first with the demo data.",
+            icon=":material/info:",
+        )
+        st.page_link("pages/integrations.py", label="Add an integration", icon=":material/cable:")
+        if st.button("Load demo data", type="primary", icon=":material/science:"):
+            with st.spinner("Loading demo data…"):
+                demo.load_demo(store)
+            st.rerun()
+        st.stop()
+
+    total_rows = explorer.detail_count(store, f)
+    if not total_rows:
+        st.info(
+            f"**No invocations between {f.start} and {f.end}** with these filters. Widen the "
+            "period or clear a filter.",
+            icon=":material/search_off:",
+        )
+        st.stop()
+
+    # The chart's finer frame is computed first so the headline can be rolled up from it.
+    figures = st.container()
     st.subheader("Cost over time")
     s1, s2, s3 = st.columns([2, 2, 1])
     dims = [d for d in explorer.DIMENSIONS if d != "metadata"]
     stack = s1.selectbox("Stacked by", [*dims, "metadata"], key="ex_stack")
-    keys = explorer.metadata_keys(store, f)
     meta_key = s2.selectbox("requestMetadata key", keys, key="ex_meta_key") if keys else None
     n = s3.number_input("Top", 3, 20, 8, key="ex_top")
     if stack == "metadata" and not meta_key:
         st.caption("No requestMetadata in this period.")
     else:
-        stacked_chart(explorer.over_time(store, f, stack, n=int(n), meta_key=meta_key), stack, f)
+        stacked_chart(
+            explorer.over_time(store, f, stack, n=int(n), meta_key=meta_key, memo=memo), stack, f
+        )
+
+    head = explorer.headline(store, f, memo)
+    with figures:
+        show_headline(head)
 
     c1, c2 = st.columns(2)
     with c1:
-        bar(explorer.grouped(store, f, ["model"]), "model", "Cost by model")
+        bar(explorer.grouped(store, f, ["model"], memo=memo), "model", "Cost by model")
     with c2:
-        bar(explorer.grouped(store, f, ["service type"]), "service type", "Cost by service type")
+        bar(
+            explorer.grouped(store, f, ["service type"], memo=memo),
+            "service type",
+            "Cost by service type",
+        )
     c1, c2 = st.columns(2)
     with c1:
-        bar(explorer.grouped(store, f, ["identity"]), "identity", "Cost by identity")
+        bar(explorer.grouped(store, f, ["identity"], memo=memo), "identity", "Cost by identity")
     with c2:
         if meta_key:
-            by_meta = explorer.grouped(store, f, ["metadata"], meta_key=meta_key)
+            by_meta = explorer.grouped(store, f, ["metadata"], meta_key=meta_key, memo=memo)
             bar(by_meta, "metadata", f"Cost by requestMetadata “{meta_key}”")
         else:
             st.caption("No requestMetadata in this period.")
@@ -338,7 +353,9 @@ with open_store() as store:
     if "metadata" in group_by and not meta_key:
         st.caption("Grouping by metadata needs a requestMetadata key in this period.")
     else:
-        table_frame = explorer.grouped(store, f, group_by, meta_key=meta_key, time_bucket=with_time)
+        table_frame = explorer.grouped(
+            store, f, group_by, meta_key=meta_key, time_bucket=with_time, memo=memo
+        )
         table = export.grouped_table(table_frame, group_by)
         st.dataframe(
             table,
@@ -361,7 +378,6 @@ with open_store() as store:
         )
 
     st.subheader("Invocations")
-    total_rows = explorer.detail_count(store, f)
     pages = max(1, -(-total_rows // 100))
     page = st.number_input(
         f"Page (of {pages:,}; 100 per page, newest first)", 1, pages, 1, key="ex_page"

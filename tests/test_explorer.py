@@ -263,3 +263,30 @@ def test_grouped_table_on_the_page_totals_to_the_headline(app: AppTest, seeded: 
     app.multiselect(key="ex_group").set_value(["identity", "model"]).run()
     table = app.dataframe[0].value
     assert cents(table["cost_usd"].sum()) == cents(expected_cost(seeded.specs))
+
+
+def test_rolled_up_answers_equal_fresh_ones(store: Store, seeded: Seeded) -> None:
+    f = whole(tz="Asia/Kolkata")  # a half-hour offset: summed by 15-minute UTC buckets
+    memo: dict = {}
+    explorer.over_time(store, f, "model", memo=memo)
+    for by, bucket in (([], False), (["model"], False), (["model"], True), ([], True)):
+        rolled = explorer.grouped(store, f, by, time_bucket=bucket, memo=memo)
+        fresh = explorer.grouped(store, f, by, time_bucket=bucket)
+        keys = (["bucket"] if bucket else []) + by
+        if keys:
+            rolled, fresh = (x.sort_values(keys).reset_index(drop=True) for x in (rolled, fresh))
+        assert rolled["invocations"].tolist() == fresh["invocations"].tolist()
+        assert rolled["cost"].round(9).tolist() == fresh["cost"].round(9).tolist()
+
+
+def test_local_days_in_a_half_hour_zone_match_python(store: Store, seeded: Seeded) -> None:
+    from zoneinfo import ZoneInfo
+
+    f = whole(tz="Asia/Kolkata")
+    frame = explorer.grouped(store, f, [], time_bucket=True)
+    got = {str(b)[:10]: n for b, n in zip(frame["bucket"], frame["invocations"], strict=True)}
+    expected: dict[str, int] = {}
+    for s in seeded.specs:
+        day = s.ts.astimezone(ZoneInfo("Asia/Kolkata")).date().isoformat()
+        expected[day] = expected.get(day, 0) + 1
+    assert got == expected

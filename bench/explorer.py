@@ -1,0 +1,198 @@
+"""Explorer benchmark: every query behind the Explorer page, and whole page reruns, at 10M rows.
+
+    python bench/explorer.py [--rows 10000000] [--runs 5]
+
+Builds (once, cached under ``bench/out/``) a store of synthetic invocations over the 90 days up to
+today — 3 integrations, 4 regions, 14 model ids (global, geo, in-region, embeddings, an unpriced
+one), 300 identities with sessions, ``requestMetadata`` team and feature, cache tokens — in SQL
+(this measures queries, not ingest). Then, on the default view (last 30 days):
+
+* each Explorer query alone, warm, median of ``--runs``;
+* the whole page under ``streamlit.testing.v1.AppTest`` after a filter change (a different model
+  filter each time, so nothing is served from a cache), median of ``--runs``;
+* the process's peak RSS (the dashboard runs pages in its own process like this one).
+
+Targets (issue 7): each query ≤ 300 ms median, a page rerun after a filter change ≤ 1.5 s,
+RSS ≤ 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bedrock_explorer import explorer, records
+from bedrock_explorer.pricing import book
+from bedrock_explorer.store import Store
+from bedrock_explorer.store.writer import insert_model_id
+
+OUT = ROOT / "bench" / "out"
+MODEL_IDS = [
+    "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
+    "anthropic.claude-3-5-haiku-20241022-v1:0",
+    "us.amazon.nova-pro-v1:0",
+    "amazon.nova-lite-v1:0",
+    "amazon.nova-micro-v1:0",
+    "us.meta.llama3-3-70b-instruct-v1:0",
+    "mistral.mistral-large-2402-v1:0",
+    "amazon.titan-embed-text-v2:0",
+    "cohere.embed-english-v3",
+    "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
+    "deepseek.v3-v1:0",
+    "dummy-model-v1",
+]
+
+
+def build(path: Path, rows: int) -> None:
+    ids = ", ".join(f"'{m}'" for m in MODEL_IDS)
+    end = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+    start = end - timedelta(days=90)
+    with Store(path) as store:
+        integ = [store.add_integration(f"bench-{n}", "local").id for n in range(3)]
+        store.con.execute(
+            f"""
+            INSERT INTO invocations
+                (integration_id, request_id, ts, account_id, region, inference_region,
+                 operation, model_id, identity_arn, input_tokens, output_tokens,
+                 cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, image_count,
+                 performance_tier, stop_reason, outcome, error_code, latency_ms,
+                 first_byte_latency_ms, body_offloaded, request_metadata, schema_version,
+                 ingested_at)
+            SELECT ([{", ".join(map(str, integ))}])[CAST(1 + n % 3 AS BIGINT)], 'req-' || n,
+                   ?::TIMESTAMP + to_seconds(CAST(n * 7776000 // ? AS BIGINT)),
+                   (['111122223333', '444455556666', '777788889999'])[CAST(1 + n % 3 AS BIGINT)],
+                   (['us-east-1', 'us-west-2', 'eu-west-1', 'eu-central-1'])
+                       [CAST(1 + hash(n * 11) % 4 AS BIGINT)],
+                   NULL,
+                   (['Converse', 'ConverseStream', 'InvokeModel'])
+                       [CAST(1 + hash(n * 13) % 3 AS BIGINT)],
+                   ([{ids}])[CAST(1 + hash(n) % {len(MODEL_IDS)} AS BIGINT)],
+                   'arn:aws:sts::111122223333:assumed-role/app-' || (hash(n * 17) % 30)
+                       || '/s' || (hash(n * 19) % 10),
+                   100 + hash(n * 3) % 5000, 20 + hash(n * 5) % 800,
+                   CASE WHEN n % 3 = 0 THEN hash(n * 7) % 4000 ELSE 0 END,
+                   CASE WHEN n % 17 = 0 THEN 2048 ELSE 0 END,
+                   CASE WHEN n % 34 = 0 THEN 2048 ELSE 0 END,
+                   NULL,
+                   CASE WHEN n % 101 = 0 THEN 'latency_optimized' ELSE 'standard' END,
+                   'end_turn',
+                   CASE WHEN n % 97 = 0 THEN 'error' WHEN n % 89 = 0 THEN 'guardrail_intervened'
+                        ELSE 'success' END,
+                   NULL, 800, NULL, false,
+                   MAP {{'team': 'team-' || (n % 7), 'feature': 'f-' || (hash(n) % 12)}},
+                   '1.0', now()
+            FROM range(?) t(n)
+            """,
+            [start, rows, rows],
+        )
+        for model_id in MODEL_IDS:
+            insert_model_id(store.con, model_id)
+        store.con.execute(
+            "INSERT INTO identities WITH arns AS (SELECT DISTINCT identity_arn FROM invocations) "
+            + records.IDENTITY_SQL
+        )
+        book.compile_price_points(store)
+        store.con.execute("CHECKPOINT")
+
+
+def timed(fn: Callable[[], object], runs: int) -> float:
+    fn()  # warm
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def page_reruns(path: Path, runs: int) -> list[float]:
+    os.environ["BEDROCK_EXPLORER_DB"] = str(path)
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "streamlit_app.py"), default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    samples = []
+    for model in [*MODEL_IDS[:runs], []]:
+        widget = at.multiselect(key="ex_models")
+        started = time.perf_counter()
+        widget.set_value([] if not model else [model.split(".", 1)[-1]]).run()
+        samples.append(time.perf_counter() - started)
+        assert not at.exception, at.exception
+    return samples
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=10_000_000)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    OUT.mkdir(parents=True, exist_ok=True)
+    path = OUT / f"explorer-{args.rows}-{datetime.now(UTC):%Y%m%d}.duckdb"
+    if not path.exists():
+        started = time.perf_counter()
+        build(path, args.rows)
+        print(f"built {path.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    f = explorer.default_filters()
+    with Store(path) as store:
+        total = store.con.execute("SELECT count(*) FROM invocations").fetchall()[0][0]
+        book.ensure_compiled(store)
+        meta = "team"
+        queries: dict[str, Callable[[], object]] = {
+            "headline (this + previous period)": lambda: explorer.headline(store, f),
+            "cost over time by model (top 8)": lambda: explorer.over_time(store, f, "model"),
+            "cost by model": lambda: explorer.grouped(store, f, ["model"]),
+            "cost by service type": lambda: explorer.grouped(store, f, ["service type"]),
+            "cost by identity": lambda: explorer.grouped(store, f, ["identity"]),
+            "cost by requestMetadata team": lambda: explorer.grouped(
+                store, f, ["metadata"], meta_key=meta
+            ),
+            "cache economics": lambda: explorer.cache_economics(store, f),
+            "detail: count": lambda: explorer.detail_count(store, f),
+            "detail: first page of 100": lambda: explorer.detail_page(store, f),
+            "filter options": lambda: explorer.filter_options(store),
+            "requestMetadata keys and pairs": lambda: explorer.metadata_summary(store, f),
+            "one model, one team (filtered)": lambda: explorer.grouped(
+                store,
+                explorer.Filters(
+                    f.start,
+                    f.end,
+                    models=("amazon.nova-lite-v1:0",),
+                    metadata=(("team", "team-1"),),
+                ),
+                ["model"],
+            ),
+        }
+        results = {name: timed(fn, args.runs) for name, fn in queries.items()}
+    reruns = page_reruns(path, args.runs)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"\n{total:,} invocations over 90 days; view: last 30 days; median of {args.runs}; "
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}\n"
+    )
+    print("| Explorer query                         | median ms |")
+    print("|----------------------------------------|----------:|")
+    for name, seconds in results.items():
+        print(f"| {name:<38} | {seconds * 1000:>9.0f} |")
+    print(
+        f"\nWhole page rerun after a filter change (AppTest): median "
+        f"{statistics.median(reruns):.2f} s, max {max(reruns):.2f} s over {len(reruns)} changes"
+    )
+    print(f"Peak RSS of this process: {rss:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
