@@ -139,15 +139,20 @@ def prefetch(items: Iterable[T]) -> Iterator[T]:
             cond.notify_all()
 
 
-def coalesce(batches: Iterable[RawBatch], min_lines: int) -> Iterator[RawBatch]:
+def coalesce(
+    batches: Iterable[RawBatch], min_lines: int, max_seconds: float | None = None
+) -> Iterator[RawBatch]:
     """Join consecutive batches of one source into batches of at least ``min_lines`` lines.
 
     Why: sources hand over small pieces (a gzip block, a page of events) so that little is held
     in memory ahead of the writer, while DuckDB writes a batch of at least one row group (122,880
     rows) straight to the file instead of through its WAL, which is several times cheaper.
+    With ``max_seconds``, what has waited that long is handed on anyway: a sync bound by the
+    network then still commits (and shows progress, and can resume) every few seconds.
     """
     pending: list[RawBatch] = []
     count = 0
+    started = 0.0
     held: RawBatch | None = None  # a full batch, kept until we know a small tail does not follow
 
     def emit(batch: RawBatch) -> Iterator[RawBatch]:
@@ -174,9 +179,12 @@ def coalesce(batches: Iterable[RawBatch], min_lines: int) -> Iterator[RawBatch]:
             if pending and (batch.source != pending[0].source or not _joinable(pending[-1], batch)):
                 yield from emit(_join(pending))
                 pending, count = [], 0
+            if not pending:
+                started = time.monotonic()
             pending.append(batch)
             count += len(batch.lines)
-            if count >= min_lines:
+            overdue = max_seconds is not None and time.monotonic() - started >= max_seconds
+            if count >= min_lines or overdue:
                 yield from emit(_join(pending))
                 pending, count = [], 0
     except Exception:

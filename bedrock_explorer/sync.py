@@ -37,6 +37,9 @@ from bedrock_explorer.store import Integration, Store
 #: the network, and a commit every ~16k events keeps the progress bar and the resume point fresh.
 SYNC_BATCH_LINES = 16_384
 
+#: ...and at least this often when events arrive slowly (progress, resume points).
+COMMIT_EVERY_SECONDS = 2.0
+
 SessionFactory = Callable[[SourceSettings], boto3.Session]
 
 
@@ -163,7 +166,7 @@ def _write(
     report: Callable[[], None],
 ) -> None:
     # Progress is reported here, on the caller's thread (the dashboard's st.progress needs that).
-    for batch in prefetch(coalesce(batches, batch_lines)):
+    for batch in prefetch(coalesce(batches, batch_lines, max_seconds=COMMIT_EVERY_SECONDS)):
         summary.add(store.write_batch(integ.id, batch))
         report()
 

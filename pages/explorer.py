@@ -58,11 +58,15 @@ def change(value: float | None) -> str | None:
 
 
 def init_widgets(current: Filters) -> None:
-    """Widget state from the URL, once per session (later the widgets are the truth)."""
-    if st.session_state.get("ex_init"):
+    """Widget state from the URL when the URL says something the widgets did not write: the
+    first visit, a bookmarked or shared link, or a link from another page."""
+    if st.session_state.get("ex_written") == current:
         return
-    st.session_state["ex_init"] = True
-    st.session_state["ex_preset"] = CUSTOM
+    today = datetime.now(UTC).date()
+    st.session_state["ex_preset"] = next(
+        (p for p in explorer.PRESETS if explorer.preset(p, today) == (current.start, current.end)),
+        CUSTOM,
+    )
     st.session_state["ex_range"] = (current.start, current.end)
     st.session_state["ex_tz"] = current.tz
     st.session_state["ex_gran"] = current.granularity
@@ -110,6 +114,7 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
         **chosen,
     )
     st.query_params.from_dict(filters.to_params())
+    st.session_state["ex_written"] = filters
     return filters, keys
 
 

@@ -247,6 +247,11 @@ def test_page_shows_the_same_total_and_follows_the_url(app: AppTest, seeded: See
     app.multiselect(key="ex_models").set_value([]).run()
     assert _metrics(app)["Total cost"] == f"${cents(expected_cost(seeded.specs)):,}"
     assert "models" not in app.query_params
+    assert app.selectbox(key="ex_preset").value == "last 30 days"
+    app.query_params["models"] = ["amazon.nova-pro-v1:0"]  # a shared link opened later
+    app.run()
+    nova_pro = [s for s in seeded.specs if s.model_id == "amazon.nova-pro-v1:0"]
+    assert _metrics(app)["Total cost"] == f"${cents(expected_cost(nova_pro)):,}"
     charts = [c for c in app.get("plotly_chart")]
     assert len(charts) >= 5
 
