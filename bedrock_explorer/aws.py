@@ -99,9 +99,20 @@ def session_for(auth: Auth, region: str | None = None) -> boto3.Session:
     return boto3.Session(botocore_session=core, region_name=region or base.region_name)
 
 
-def client(sess: boto3.Session, service: str, region: str | None = None) -> Any:
+def client(
+    sess: boto3.Session, service: str, region: str | None = None, *, attempts: int | None = None
+) -> Any:
+    """A client with adaptive retries; ``attempts`` lowers them for an optional call that should
+    give up quickly (the IAM policy simulator)."""
+    config = (
+        _CONFIG.merge(
+            botocore.config.Config(retries={"mode": "adaptive", "max_attempts": attempts})
+        )
+        if attempts
+        else _CONFIG
+    )
     return sess.client(
-        service, region_name=region or sess.region_name or "us-east-1", config=_CONFIG
+        service, region_name=region or sess.region_name or "us-east-1", config=config
     )
 
 

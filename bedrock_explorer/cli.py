@@ -158,7 +158,8 @@ def cmd_iam_check(args: argparse.Namespace, store: Store) -> int:
         iam = aws.client(aws.session(args.profile), "iam")
         role = live.read_role(iam, args.role)
         result = iam_report(role.policies, target, role.boundary)
-        simulated = live.simulate(iam, role.role_arn, result.checks)
+        simulator = aws.client(aws.session(args.profile), "iam", attempts=2)
+        simulated = live.simulate(simulator, role.role_arn, result.checks)
         if not args.json:
             read = ", ".join(f"{p.name} ({p.kind})" for p in role.policies) or "no policies"
             extra = f"; boundary {role.boundary.name}" if role.boundary else ""

@@ -102,7 +102,7 @@ class Filters:
     identities: tuple[str, ...] = ()
     sessions: tuple[str, ...] = ()
     outcomes: tuple[str, ...] = ()
-    #: requestMetadata key = value pairs, all of which must match.
+    #: requestMetadata key = value pairs: values of one key are alternatives, keys all apply.
     metadata: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
     def validate(self) -> None:
@@ -250,9 +250,13 @@ def _where(f: Filters) -> tuple[str, list[Any], str | None, list[Any]]:
                 f"WHERE list_contains(?, {column}))"
             )
             params.append(list(getattr(f, name)))
+    # Values of one key are alternatives (team=a or team=b); different keys must all match.
+    by_key: dict[str, list[str]] = {}
     for key, value in f.metadata:
-        clauses.append("request_metadata[?] = ?")
-        params.extend([key, value])
+        by_key.setdefault(key, []).append(value)
+    for key, values in by_key.items():
+        clauses.append("list_contains(?, request_metadata[?])")
+        params.extend([values, key])
     model_clauses, model_params = [], []
     for name, column in (
         ("models", "coalesce(m.base_model, m.model_id)"),

@@ -90,10 +90,11 @@ def check_iam(
     target = target_of(settings, account)
     # Reading a role's policies uses the credentials behind the role (the base profile).
     base = Auth("profile" if settings.auth.profile else "default", profile=settings.auth.profile)
-    iam = aws.client(aws.session_for(base), "iam")
-    policies = live.read_role(iam, role)
+    session = aws.session_for(base)
+    policies = live.read_role(aws.client(session, "iam"), role)
     result = report(policies.policies, target, policies.boundary)
-    simulated = live.simulate(iam, policies.role_arn, result.checks)
+    simulator = aws.client(session, "iam", attempts=2)
+    simulated = live.simulate(simulator, policies.role_arn, result.checks)
     return IamStep(policies.role_arn, result, simulated)
 
 

@@ -107,6 +107,7 @@ else:
                 + (f"; permissions boundary {role.boundary.name}" if role.boundary else "")
             )
             result = report(role.policies, _target(), role.boundary)
-            show_iam_report(result, live.simulate(iam, role.role_arn, result.checks))
+            simulator = aws.client(aws.session(profile), "iam", attempts=2)
+            show_iam_report(result, live.simulate(simulator, role.role_arn, result.checks))
         except UserFacingError as err:
             st.error(str(err))

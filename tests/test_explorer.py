@@ -98,6 +98,10 @@ def test_filter_combinations_match_a_python_filter(store: Store, seeded: Seeded)
         (whole(models=("amazon.nova-lite-v1:0",)), lambda s: s.model_id == "amazon.nova-lite-v1:0"),
         (whole(metadata=(("team", "search"),)), lambda s: s.request_metadata["team"] == "search"),
         (
+            whole(metadata=(("team", "search"), ("team", "finance"))),
+            lambda s: s.request_metadata["team"] in ("search", "finance"),
+        ),
+        (
             whole(models=("anthropic.claude-3-5-haiku-20241022-v1:0",), identities=("app-1",)),
             lambda s: "claude-3-5-haiku" in s.model_id and "/app-1/" in s.identity_arn,
         ),

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import botocore.exceptions
+from botocore.parsers import ResponseParserError
 
 from bedrock_explorer.aws import ACCESS_DENIED_CODES, explain
 from bedrock_explorer.iam.checker import Check
@@ -122,7 +123,8 @@ def simulate(iam: Any, role_arn: str, checks: list[Check]) -> bool:
             _clear(checks)
             return False
         raise explain(err, "running the IAM policy simulator") from err
-    except (NotImplementedError, botocore.exceptions.BotoCoreError):
+    except (NotImplementedError, botocore.exceptions.BotoCoreError, ResponseParserError):
+        # Not available here (an endpoint without the simulator answers 404/500): ours alone.
         _clear(checks)
         return False
     return True

@@ -68,10 +68,21 @@ class Servers:
     db_path: Path
     logs: dict[str, Path]
     env: dict[str, str]
+    procs: dict[str, subprocess.Popen[bytes]]
+
+    def restart_app(self) -> None:
+        """Stop the dashboard and start it again on the same port and database (a returning
+        user's next day)."""
+        _stop(self.procs["app"])
+        port = self.app_url.rsplit(":", 1)[1]
+        self.procs["app"] = _start(_app_command(port), self.env, self.logs["streamlit"], "ab")
+        wait_http(f"{self.app_url}/_stcore/health", self.procs["app"], self.logs["streamlit"])
 
 
-def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = open(log, "wb")  # noqa: SIM115 - closed with the process
+def _start(
+    cmd: list[str], env: dict[str, str], log: Path, mode: str = "wb"
+) -> subprocess.Popen[bytes]:
+    handle = open(log, mode)  # noqa: SIM115 - closed with the process
     return subprocess.Popen(cmd, env=env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
 
 
@@ -82,6 +93,26 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _app_command(port: str) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "streamlit_app.py",
+        "--server.headless",
+        "true",
+        "--server.address",
+        "127.0.0.1",
+        "--server.port",
+        port,
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
 
 
 @pytest.fixture
@@ -98,41 +129,24 @@ def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Servers]
         "BEDROCK_EXPLORER_DB": str(tmp_path / "e2e.duckdb"),
     }
     moto_bin = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
-    moto = _start([moto_bin, "-H", "127.0.0.1", "-p", str(aws_port)], env, logs["moto"])
-    app = _start(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "streamlit_app.py",
-            "--server.headless",
-            "true",
-            "--server.address",
-            "127.0.0.1",
-            "--server.port",
-            str(app_port),
-            "--browser.gatherUsageStats",
-            "false",
-            "--server.fileWatcherType",
-            "none",
-        ],
-        env,
-        logs["streamlit"],
-    )
+    procs = {
+        "moto": _start([moto_bin, "-H", "127.0.0.1", "-p", str(aws_port)], env, logs["moto"]),
+        "app": _start(_app_command(str(app_port)), env, logs["streamlit"]),
+    }
     try:
-        wait_http(f"http://127.0.0.1:{aws_port}/moto-api/", moto, logs["moto"])
-        wait_http(f"http://127.0.0.1:{app_port}/_stcore/health", app, logs["streamlit"])
+        wait_http(f"http://127.0.0.1:{aws_port}/moto-api/", procs["moto"], logs["moto"])
+        wait_http(f"http://127.0.0.1:{app_port}/_stcore/health", procs["app"], logs["streamlit"])
         yield Servers(
             f"http://127.0.0.1:{app_port}",
             f"http://127.0.0.1:{aws_port}",
             tmp_path / "e2e.duckdb",
             logs,
             env,
+            procs,
         )
     finally:
-        _stop(app)
-        _stop(moto)
+        _stop(procs["app"])
+        _stop(procs["moto"])
         if getattr(request.node, "failed", False):
             target = ARTIFACTS / request.node.name
             target.mkdir(parents=True, exist_ok=True)

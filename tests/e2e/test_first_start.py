@@ -20,7 +20,7 @@ def test_first_start_shows_demo_data_and_it_can_be_removed(servers: Servers, pag
     invocations = int(_metric(page, "Invocations").replace(",", ""))
     assert invocations > 15_000  # the last 30 days of the 90-day demo
     assert page.get_by_text("You are looking at demo data").is_visible()
-    assert page.locator(".js-plotly-plot").count() >= 3
+    page.locator(".js-plotly-plot").nth(2).wait_for()  # the charts render after the text
 
     page.get_by_role("link", name="Integrations").click()
     page.get_by_role("button", name=re.compile("Remove demo data")).click()

@@ -130,7 +130,7 @@ def test_a_sync_killed_mid_run_resumes_to_exactly_the_same_totals(
                 "--region", "us-east-1", "--first-sync-days", "11")  # fmt: skip
     assert added.returncode == 0, added.stderr
     # Rows are committed through DuckDB's write-ahead log: once it holds more than status
-    # updates (>1 MB), a batch of invocations has been committed and the run is not done yet.
+    # updates (>1 MB), a batch of invocations is being or has been committed.
     proc = subprocess.Popen(
         [sys.executable, "-m", "bedrock_explorer", "--db", str(db), "sync", "cw"],
         env=env,
@@ -138,11 +138,15 @@ def test_a_sync_killed_mid_run_resumes_to_exactly_the_same_totals(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+    # Kill between two commits: the log has grown past 1 MB and then stood still for 100 ms.
     deadline = time.monotonic() + 120
+    last = -1
     while time.monotonic() < deadline and proc.poll() is None:
-        if wal.exists() and wal.stat().st_size > 1_000_000:
+        size = wal.stat().st_size if wal.exists() else 0
+        if size > 1_000_000 and size == last:
             break
-        time.sleep(0.01)
+        last = size
+        time.sleep(0.1)
     assert proc.poll() is None, "the sync ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
