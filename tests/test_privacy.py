@@ -128,3 +128,44 @@ def test_the_write_ahead_log_holds_no_prompt_text_either(uncompressed_db: Path) 
         assert POSITIVE_CONTROL.encode() in data
         assert CANARY_PROMPT.encode() not in data
         assert CANARY_ANSWER.encode() not in data
+
+
+def test_a_sync_from_cloudwatch_and_s3_stores_no_prompt_text(
+    uncompressed_db: Path, aws_env: None
+) -> None:
+    import gzip
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+
+    from bedrock_explorer.sources.settings import SourceSettings
+    from bedrock_explorer.sync import sync_integration
+
+    now = datetime.now(UTC)
+    lines = [
+        line(request_id=f"sync-{i}", ts=now - timedelta(hours=1, minutes=i), prompt=CANARY_PROMPT,
+             answer=CANARY_ANSWER, request_metadata={"team": POSITIVE_CONTROL})
+        for i in range(5)
+    ]  # fmt: skip
+    logs = boto3.client("logs", region_name="us-east-1")
+    logs.create_log_group(logGroupName="/privacy")
+    logs.create_log_stream(logGroupName="/privacy", logStreamName="s")
+    events = [{"timestamp": int((now - timedelta(hours=1, minutes=i)).timestamp() * 1000),
+               "message": text} for i, text in reversed(list(enumerate(lines)))]  # fmt: skip
+    logs.put_log_events(logGroupName="/privacy", logStreamName="s", logEvents=events)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="privacy-logs")
+    key = f"AWSLogs/1/BedrockModelInvocationLogs/us-east-1/{now:%Y/%m/%d/%H}/x.json.gz"
+    s3.put_object(Bucket="privacy-logs", Key=key, Body=gzip.compress("\n".join(lines).encode()))
+    with Store(uncompressed_db) as store:
+        store.con.execute("PRAGMA force_compression = 'uncompressed'")
+        cw = SourceSettings("cloudwatch", region="us-east-1", log_group="/privacy")
+        bucket = SourceSettings("s3", region="us-east-1", bucket="privacy-logs")
+        store.add_integration("cw", "cloudwatch", cw.to_config())
+        store.add_integration("s3", "s3", bucket.to_config())
+        assert sync_integration(store, "cw").inserted == 5
+        assert sync_integration(store, "s3").inserted == 5
+        store.con.execute("CHECKPOINT")
+    data = _database_bytes(uncompressed_db)
+    assert POSITIVE_CONTROL.encode() in data, "the byte search cannot see stored strings"
+    assert CANARY_PROMPT.encode() not in data and CANARY_ANSWER.encode() not in data
