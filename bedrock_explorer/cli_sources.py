@@ -103,9 +103,17 @@ def cmd_list(args: argparse.Namespace, store: Store) -> int:
     frame = integrations_frame(store)
     if not args.json:
         frame = frame[
-            ["integration", "status", "source", "invocations", "cost_usd", "first_invocation",
-             "last_invocation", "last_sync_finished_at"]
-        ]  # fmt: skip
+            [
+                "integration",
+                "status",
+                "source",
+                "invocations",
+                "cost_usd",
+                "first_invocation",
+                "last_invocation",
+                "last_sync_finished_at",
+            ]
+        ]
     return emit(
         frame,
         args.json,

@@ -293,14 +293,13 @@ def _bucket_sql(f: Filters) -> str:
 
 
 def _whole_hour_offsets(f: Filters) -> bool:
+    """Whether the zone's UTC offset is whole hours across the period (probed at 9 moments,
+    enough to see a change of offset inside a 90-day view)."""
     zone = ZoneInfo(f.tz)
     lo, hi = f.utc_bounds
-    probes = [lo + (hi - lo) * i / 8 for i in range(9)]
-    return all(
-        (zone.utcoffset(p.replace(tzinfo=UTC).astimezone(zone).replace(tzinfo=None)) or
-         timedelta()).total_seconds() % 3600 == 0
-        for p in probes
-    )  # fmt: skip
+    moments = (lo + (hi - lo) * i / 8 for i in range(9))
+    offsets = (m.replace(tzinfo=UTC).astimezone(zone).utcoffset() for m in moments)
+    return all(o is not None and o.total_seconds() % 3600 == 0 for o in offsets)
 
 
 def _local_buckets(buckets: pd.Series, f: Filters) -> pd.Series:

@@ -1,8 +1,9 @@
-"""What every page shares: opening the database for one rerun, and the sidebar.
+"""What every page shares: the database for one rerun, the sidebar, the IAM report.
 
-Why a short-lived connection per rerun: DuckDB lets one process hold the file; a cron ``sync`` or
-``import`` must be able to take it between reruns. If it is busy, the page says so instead of
-showing a lock error.
+The process keeps one connection, shared by every session through its own cursor and let go
+when idle so that a cron ``sync`` can take the file between clicks (see
+``bedrock_explorer/store/shared.py``). If another process keeps the file, the page says so
+instead of showing a lock error.
 """
 
 from __future__ import annotations
@@ -17,21 +18,24 @@ from bedrock_explorer.config import resolve_db_path
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam.checker import Report, policy_json
 from bedrock_explorer.iam.evaluator import Verdict
-from bedrock_explorer.store import Store
+from bedrock_explorer.store import SharedStore, Store
+
+
+@st.cache_resource(show_spinner=False)
+def shared_store(path: str) -> SharedStore:
+    """The process-wide database connection for a file (one per database path)."""
+    return SharedStore(path)
 
 
 @contextmanager
 def open_store() -> Iterator[Store]:
     """The database for this rerun; stops the page with a readable message if it cannot open."""
     try:
-        store = Store(resolve_db_path(), wait_seconds=10)
+        with shared_store(str(resolve_db_path())).session(wait_seconds=10) as store:
+            yield store
     except UserFacingError as err:
         st.error(str(err), icon=":material/lock:")
         st.stop()
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def sidebar(store: Store) -> dict[str, object]:

@@ -21,7 +21,7 @@ from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
 from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
-from pages._common import compact, open_store, sidebar
+from pages._common import compact, open_store, shared_store, sidebar
 
 ZONES = (
     "UTC",
@@ -153,9 +153,11 @@ def detail_download(filters: Filters) -> Any:
     """The detail CSV, generated when the button is clicked: streamed to a temporary file a
     batch at a time, then handed to the browser."""
 
+    shared = shared_store(str(resolve_db_path()))
+
     def build() -> Any:
         handle = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - Streamlit reads and closes it
-        with Store(resolve_db_path(), wait_seconds=10) as store:
+        with shared.session() as store:
             for chunk in export.detail_csv_chunks(store, filters):
                 handle.write(chunk.encode("utf-8"))
         handle.seek(0)

@@ -123,7 +123,18 @@ class Store:
         """A cursor for one thread (DuckDB connections are not shared between threads)."""
         cur = self.con.cursor()
         cur.execute("SET TimeZone = 'UTC'")
+        cur.execute("SET enable_progress_bar = false")
         return cur
+
+    def view(self) -> Store:
+        """The same database through a new cursor, for one thread or browser session.
+
+        Everything a :class:`Store` does works on the view; closing it closes only its cursor.
+        """
+        other = Store.__new__(Store)
+        other.path = self.path
+        other.con = self.cursor()
+        return other
 
     def query_df(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a parameterised query (positional ``?`` or named ``$name``), return a DataFrame."""
