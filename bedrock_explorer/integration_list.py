@@ -35,9 +35,15 @@ def integrations_frame(store: Store) -> pd.DataFrame:
 
 
 def status_label(integ: Any) -> str:
-    """Active, Syncing, Error or Never synced — the words of the Integrations page."""
+    """Active, Syncing, Interrupted, Error or Never synced — the words of the Integrations page.
+
+    *Interrupted*: marked running, but the process that ran the sync is gone (killed, or the
+    machine restarted); what it committed is kept and the next sync resumes from there.
+    """
     if integ.is_demo:
         return "Demo data"
+    if integ.sync_process_gone:
+        return "Interrupted"
     return {"ok": "Active", "running": "Syncing", "error": "Error"}.get(
         integ.last_sync_status or "", "Never synced"
     )

@@ -35,6 +35,7 @@ STATUS_ICONS = {
     "Syncing": ":material/sync:",
     "Error": ":material/error:",
     "Never synced": ":material/schedule:",
+    "Interrupted": ":material/pause_circle:",
     "Demo data": ":material/science:",
 }
 
@@ -407,6 +408,11 @@ def show_list(store: Store) -> None:
                 )
             if status == "Error":
                 st.error(integ.last_sync_message or "the last sync failed")
+            if status == "Interrupted":
+                st.warning(
+                    "The last sync stopped before it finished (its process is gone). What it "
+                    "stored is kept; *Sync now* resumes where it stopped."
+                )
             if integ.is_demo:
                 continue
             actions = st.columns(4)

@@ -239,3 +239,20 @@ def test_timestamps_are_stored_in_utc_whatever_the_session_zone(store: Store) ->
 
 def test_duckdb_version_is_pinned_to_a_compatible_major() -> None:
     assert duckdb.__version__.split(".")[0] == "2"
+
+
+def test_a_sync_whose_process_is_gone_is_shown_as_interrupted(store: Store) -> None:
+    import subprocess
+    import sys
+
+    from bedrock_explorer.integration_list import status_label
+
+    integ = store.add_integration("x", "cloudwatch", {})
+    store.set_sync_status(integ.id, "running", "syncing")
+    assert status_label(store.get_integration("x")) == "Syncing"  # this process is alive
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    store.con.execute("UPDATE integrations SET last_sync_pid = ?", [int(dead.stdout)])
+    assert status_label(store.get_integration("x")) == "Interrupted"
+    store.set_sync_status(integ.id, "ok", "done")
+    assert status_label(store.get_integration("x")) == "Active"

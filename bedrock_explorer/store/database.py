@@ -12,7 +12,9 @@ Threads: one connection object must not be used from several threads at once; us
 from __future__ import annotations
 
 import json
+import os
 import re
+import socket
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -49,11 +51,28 @@ class Integration:
     last_sync_finished_at: datetime | None
     last_sync_status: str | None
     last_sync_message: str | None
+    last_sync_host: str | None = None
+    last_sync_pid: int | None = None
+
+    @property
+    def sync_process_gone(self) -> bool:
+        """A sync marked running whose process on this machine no longer exists (killed)."""
+        if self.last_sync_status != "running" or not self.last_sync_pid:
+            return False
+        if self.last_sync_host != socket.gethostname():
+            return False  # another machine's process: cannot tell
+        try:
+            os.kill(self.last_sync_pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
 
 _INTEGRATION_COLS = (
     "id, name, kind, config, is_demo, created_at, last_sync_started_at, last_sync_finished_at, "
-    "last_sync_status, last_sync_message"
+    "last_sync_status, last_sync_message, last_sync_host, last_sync_pid"
 )
 
 
@@ -208,8 +227,9 @@ class Store:
         if status == "running":
             self.con.execute(
                 "UPDATE integrations SET last_sync_status = 'running', last_sync_message = ?, "
-                "last_sync_started_at = current_timestamp AT TIME ZONE 'UTC' WHERE id = ?",
-                [message, integration_id],
+                "last_sync_started_at = current_timestamp AT TIME ZONE 'UTC', "
+                "last_sync_host = ?, last_sync_pid = ? WHERE id = ?",
+                [message, socket.gethostname(), os.getpid(), integration_id],
             )
         else:
             self.con.execute(

@@ -137,6 +137,11 @@ MIGRATIONS: Sequence[str] = (
         lc_cache_write_1h DOUBLE, lc_image DOUBLE
     );
     """,
+    # 3: which process runs a sync, so a sync that was killed is not shown as running forever
+    """
+    ALTER TABLE integrations ADD COLUMN last_sync_host VARCHAR;
+    ALTER TABLE integrations ADD COLUMN last_sync_pid INTEGER;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

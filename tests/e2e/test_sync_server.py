@@ -7,6 +7,7 @@ one run is killed with SIGKILL right after it committed its first rows, then res
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -152,6 +153,8 @@ def test_a_sync_killed_mid_run_resumes_to_exactly_the_same_totals(
     proc.wait()
     partial = totals(db, "cw")["invocations"]
     assert 0 < partial < RECORDS, partial
+    listed = cli(env, db, "integrations", "list", "--json")
+    assert json.loads(listed.stdout)[0]["status"] == "Interrupted"
     resumed = cli(env, db, "sync", "cw")
     assert resumed.returncode == 0, resumed.stderr
     assert "resumed" in resumed.stdout
