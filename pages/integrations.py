@@ -472,7 +472,7 @@ with open_store() as store:
     if "wizard" in st.session_state:
         show_wizard(store)
     else:
-        top = st.columns([2, 2, 6])
+        top = st.columns([3, 2, 5])
         if top[0].button("Add Bedrock integration", type="primary", icon=":material/add:"):
             wizard()
             st.rerun()
