@@ -183,47 +183,58 @@ def _sync_cloudwatch(
     batch_lines: int,
     requests_per_second: float | None,
 ) -> None:
+    """Finish an interrupted run first (its window is fixed), then fetch up to now."""
     logs = aws.client(session, "logs", settings.region)
-    saved = store.checkpoints(integ.id, "cloudwatch:")
-    window = cloudwatch.plan_window(
-        saved, now=now, since=since, first_sync_days=settings.first_sync_days
-    )
-    positions: dict[str, cloudwatch.Position] = {}
-    if window.resumed:
-        positions = {
-            k: cloudwatch.Position.loads(v)
-            for k, v in saved.items()
-            if k.startswith(cloudwatch.SLICE_PREFIX)
-        }
-    else:
-        store.replace_checkpoints(integ.id, {}, [cloudwatch.SLICE_PREFIX, cloudwatch.KEY_RUN])
-    summary.window_from = cloudwatch.from_ms(window.start_ms)
-    summary.window_to = cloudwatch.from_ms(window.end_ms)
-    summary.resumed = window.resumed
-    reader = cloudwatch.LogGroupReader(
-        logs, settings.log_group or "", requests_per_second=requests_per_second
-    )
-
-    def report() -> None:
-        summary.fetched, summary.requests = reader.events, reader.requests
-        progress(
-            Progress(
-                reader.slices_done,
-                reader.slices_total,
-                "slices",
-                f"Syncing {integ.name}",
-                f"{reader.events:,} events fetched, {summary.inserted:,} new",
-            )
+    fetched = requests = 0
+    while True:
+        saved = store.checkpoints(integ.id, "cloudwatch:")
+        window = cloudwatch.plan_window(
+            saved, now=now, since=since, first_sync_days=settings.first_sync_days
+        )
+        positions: dict[str, cloudwatch.Position] = {}
+        if window.resumed:
+            positions = {
+                k: cloudwatch.Position.loads(v)
+                for k, v in saved.items()
+                if k.startswith(cloudwatch.SLICE_PREFIX)
+            }
+            summary.resumed = True
+        else:
+            store.replace_checkpoints(integ.id, {}, [cloudwatch.SLICE_PREFIX, cloudwatch.KEY_RUN])
+        summary.window_from = summary.window_from or cloudwatch.from_ms(window.start_ms)
+        summary.window_to = cloudwatch.from_ms(window.end_ms)
+        reader = cloudwatch.LogGroupReader(
+            logs, settings.log_group or "", requests_per_second=requests_per_second
         )
 
-    _write(store, integ, reader.batches(window, positions), summary, batch_lines, report)
-    report()
-    synced_to = max(window.end_ms, int(saved.get(cloudwatch.KEY_SYNCED_TO) or 0))
-    store.replace_checkpoints(
-        integ.id,
-        {cloudwatch.KEY_SYNCED_TO: str(synced_to)},
-        [cloudwatch.SLICE_PREFIX, cloudwatch.KEY_RUN],
-    )
+        def report(
+            reader: cloudwatch.LogGroupReader = reader,
+            before: tuple[int, int] = (fetched, requests),
+        ) -> None:
+            summary.fetched = before[0] + reader.events
+            summary.requests = before[1] + reader.requests
+            progress(
+                Progress(
+                    reader.slices_done,
+                    reader.slices_total,
+                    "slices",
+                    f"Syncing {integ.name}",
+                    f"{summary.fetched:,} events fetched, {summary.inserted:,} new",
+                )
+            )
+
+        _write(store, integ, reader.batches(window, positions), summary, batch_lines, report)
+        report()
+        fetched, requests = summary.fetched, summary.requests
+        synced_to = max(window.end_ms, int(saved.get(cloudwatch.KEY_SYNCED_TO) or 0))
+        store.replace_checkpoints(
+            integ.id,
+            {cloudwatch.KEY_SYNCED_TO: str(synced_to)},
+            [cloudwatch.SLICE_PREFIX, cloudwatch.KEY_RUN],
+        )
+        if not window.resumed:
+            return
+        since = None  # the interrupted run is done: now from its end to now
 
 
 def _sync_s3(

@@ -161,9 +161,13 @@ def test_expired_token_mid_sync_keeps_what_was_committed_then_resumes(
     partial = _totals(store, "prod")["invocations"]
     assert 0 < partial < 3000, "the pages fetched before the failure are committed"
     assert cloudwatch.KEY_RUN in store.checkpoints(integ.id)
-    summary = sync_integration(store, "prod", now=NOW + timedelta(minutes=1))
+    later = NOW + timedelta(minutes=20)
+    fresh = make_records(40, start=NOW, end=later - timedelta(minutes=3), seed=5)
+    seed_log_group(boto3.client("logs", region_name="us-east-1"), fresh, create=False)
+    summary = sync_integration(store, "prod", now=later)
     assert summary.resumed
-    assert _totals(store, "prod") == seeded.totals()
+    both = {k: v + fresh.totals()[k] for k, v in seeded.totals().items()}
+    assert _totals(store, "prod") == both, "the interrupted run is finished, then up to now"
     assert store.get_integration("prod").last_sync_status == "ok"
 
 
