@@ -217,3 +217,22 @@ def test_empty_state_offers_the_demo_data(db: Path) -> None:
     assert "No integrations yet" in texts(at, "info")
     click(at, "Load demo data")
     assert "Demo data" in texts(at, "markdown")
+
+
+def test_edit_reopens_the_wizard_and_renames_without_losing_data(db: Path, account: None) -> None:
+    with Store(db) as store:
+        store.add_integration("prod", "cloudwatch", {"region": "us-east-1", "log_group": LOG_GROUP})
+    at = page()
+    click(at, "Sync now")
+    click(at, "Edit")
+    assert at.text_input(key="wz_name").value == "prod"
+    at.text_input(key="wz_name").input("Production us-east-1").run()
+    click(at, "Save and continue")
+    assert not at.error, texts(at, "error")
+    with Store(db) as store:
+        assert [i.name for i in store.list_integrations()] == ["Production us-east-1"]
+        integ = store.get_integration("Production us-east-1")
+        count = store.con.execute(
+            "SELECT count(*) FROM invocations WHERE integration_id = ?", [integ.id]
+        ).fetchall()[0][0]
+    assert count == 300
