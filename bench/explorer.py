@@ -36,24 +36,9 @@ from bedrock_explorer import explorer, records
 from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
 from bedrock_explorer.store.writer import insert_model_id
+from bench.pricing import MODEL_IDS  # the same model mix as the pricing benchmark
 
 OUT = ROOT / "bench" / "out"
-MODEL_IDS = [
-    "global.anthropic.claude-sonnet-4-5-20250929-v1:0",
-    "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
-    "us.anthropic.claude-haiku-4-5-20251001-v1:0",
-    "anthropic.claude-3-5-haiku-20241022-v1:0",
-    "us.amazon.nova-pro-v1:0",
-    "amazon.nova-lite-v1:0",
-    "amazon.nova-micro-v1:0",
-    "us.meta.llama3-3-70b-instruct-v1:0",
-    "mistral.mistral-large-2402-v1:0",
-    "amazon.titan-embed-text-v2:0",
-    "cohere.embed-english-v3",
-    "eu.anthropic.claude-3-7-sonnet-20250219-v1:0",
-    "deepseek.v3-v1:0",
-    "dummy-model-v1",
-]
 
 
 def build(path: Path, rows: int) -> None:
