@@ -7,6 +7,7 @@ shared; the widgets are initialised from the URL once per session and write it b
 
 from __future__ import annotations
 
+import os
 import tempfile
 from datetime import UTC, datetime
 from typing import Any
@@ -150,17 +151,21 @@ def bar(frame: pd.DataFrame, by: str, title: str) -> None:
 
 
 def detail_download(filters: Filters) -> Any:
-    """The detail CSV, generated when the button is clicked: streamed to a temporary file a
-    batch at a time, then handed to the browser."""
+    """The detail CSV, generated when the button is clicked: written to a temporary file a batch
+    of rows at a time (never the whole selection as a DataFrame), then handed to Streamlit, which
+    reads the finished file to serve it."""
 
     shared = shared_store(str(resolve_db_path()))
 
     def build() -> Any:
-        handle = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - Streamlit reads and closes it
-        with shared.session() as store:
+        with (
+            tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as out,
+            shared.session() as store,
+        ):
             for chunk in export.detail_csv_chunks(store, filters):
-                handle.write(chunk.encode("utf-8"))
-        handle.seek(0)
+                out.write(chunk.encode("utf-8"))
+        handle = open(out.name, "rb")  # noqa: SIM115 - Streamlit reads and closes it
+        os.unlink(out.name)  # the open handle keeps the content until then
         return handle
 
     return build

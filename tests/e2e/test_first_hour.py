@@ -172,6 +172,13 @@ def test_first_hour_then_the_next_day(servers: Servers, page, tmp_path: Path) ->
     assert "team-search" in saved.name and MODEL.replace(":", "-") in saved.name
     rows = list(csv.DictReader(saved.open()))
     assert cents(sum(Decimal(r["cost_usd"]) for r in rows)) == truth
+    with page.expect_download() as download:
+        _button(page, f"Download all {len(chosen):,} invocations (CSV)").click()
+    detail = tmp_path / download.value.suggested_filename
+    download.value.save_as(detail)
+    detail_rows = list(csv.DictReader(detail.open()))
+    assert {r["request_id"] for r in detail_rows} == {s.request_id for s in chosen}
+    assert cents(sum(Decimal(r["cost_usd"]) for r in detail_rows)) == truth
     shared = page.url
     assert "models=" in shared and "meta=team" in shared
 
