@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -198,9 +198,6 @@ class Filters:
         except UserFacingError:
             return default
         return found
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def preset(name: str, today: date) -> tuple[date, date]:

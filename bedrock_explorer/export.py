@@ -75,28 +75,24 @@ def grouped_csv(frame: pd.DataFrame, dims: list[str]) -> str:
 def write_detail_csv(store: Store, filters: Filters, out: TextIO) -> int:
     """Stream every invocation of the selection as CSV; returns the number of rows."""
     rows = 0
-    for batch in explorer.detail_batches(store, filters):
-        neutralise(batch).to_csv(out, index=False, header=rows == 0, float_format=_FLOAT)
-        rows += len(batch)
-    if rows == 0:
-        out.write(",".join(_detail_header(store, filters)) + "\n")
+    for text, count in detail_csv_chunks(store, filters):
+        out.write(text)
+        rows += count
     return rows
 
 
-def _detail_header(store: Store, filters: Filters) -> list[str]:
-    return list(explorer.detail_page(store, filters, size=0).columns)
-
-
-def detail_csv_chunks(store: Store, filters: Filters) -> Iterator[str]:
-    """The detail CSV as text chunks (one per batch of rows)."""
+def detail_csv_chunks(store: Store, filters: Filters) -> Iterator[tuple[str, int]]:
+    """The detail CSV as (text, rows) chunks, one per batch of rows; the header alone when the
+    selection is empty."""
     first = True
     for batch in explorer.detail_batches(store, filters):
         buffer = io.StringIO()
         neutralise(batch).to_csv(buffer, index=False, header=first, float_format=_FLOAT)
         first = False
-        yield buffer.getvalue()
+        yield buffer.getvalue(), len(batch)
     if first:
-        yield ",".join(_detail_header(store, filters)) + "\n"
+        header = explorer.detail_page(store, filters, size=0).columns
+        yield ",".join(header) + "\n", 0
 
 
 def file_name(kind: str, filters: Filters, dims: list[str] | None = None) -> str:

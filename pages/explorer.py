@@ -162,8 +162,8 @@ def detail_download(filters: Filters) -> Any:
             tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=False) as out,
             shared.session() as store,
         ):
-            for chunk in export.detail_csv_chunks(store, filters):
-                out.write(chunk.encode("utf-8"))
+            for text, _ in export.detail_csv_chunks(store, filters):
+                out.write(text.encode("utf-8"))
         handle = open(out.name, "rb")  # noqa: SIM115 - Streamlit reads and closes it
         os.unlink(out.name)  # the open handle keeps the content until then
         return handle
