@@ -18,6 +18,7 @@ from typing import Any
 from bedrock_explorer import explorer, export
 from bedrock_explorer.cli_output import json_default, records
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
 
 
@@ -31,6 +32,7 @@ def _filters(args: argparse.Namespace) -> explorer.Filters:
 
 
 def cmd_report(args: argparse.Namespace, store: Store) -> int:
+    book.ensure_compiled(store)  # model ids stored since the last compile get their prices
     filters = _filters(args)
     parts = [p.strip() for p in (args.group_by or "model").split(",") if p.strip()]
     grains = [p for p in parts if p in explorer.GRANULARITIES]

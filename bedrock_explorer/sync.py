@@ -141,6 +141,7 @@ def sync_integration(
             raise _explain(err, settings, session_factory) from err
     except UserFacingError as err:
         store.set_sync_status(integ.id, "error", str(err))
+        book.ensure_compiled(store)  # what was committed before the failure gets its prices
         raise
     except BaseException as err:
         store.set_sync_status(

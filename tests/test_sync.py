@@ -18,6 +18,7 @@ import botocore.awsrequest
 import pytest
 from botocore.stub import Stubber
 
+from bedrock_explorer import queries
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.sources import cloudwatch
 from bedrock_explorer.sources.settings import Auth, SourceSettings
@@ -160,6 +161,7 @@ def test_expired_token_mid_sync_keeps_what_was_committed_then_resumes(
     assert integ.last_sync_status == "error" and "expired" in integ.last_sync_message
     partial = _totals(store, "prod")["invocations"]
     assert 0 < partial < 3000, "the pages fetched before the failure are committed"
+    assert queries.cost_totals(store)["unpriced_tokens"] == 0, "and priced"
     assert cloudwatch.KEY_RUN in store.checkpoints(integ.id)
     later = NOW + timedelta(minutes=20)
     fresh = make_records(40, start=NOW, end=later - timedelta(minutes=3), seed=5)
