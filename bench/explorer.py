@@ -36,7 +36,7 @@ from bedrock_explorer import explorer, records
 from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
 from bedrock_explorer.store.writer import insert_model_id
-from bench.pricing import MODEL_IDS  # the same model mix as the pricing benchmark
+from bench.pricing import MODEL_IDS, timed  # the pricing benchmark's mix and timer
 
 OUT = ROOT / "bench" / "out"
 
@@ -91,16 +91,6 @@ def build(path: Path, rows: int) -> None:
         )
         book.compile_price_points(store)
         store.con.execute("CHECKPOINT")
-
-
-def timed(fn: Callable[[], object], runs: int) -> float:
-    fn()  # warm
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 def page_reruns(path: Path, runs: int) -> list[float]:
@@ -161,7 +151,7 @@ def main() -> None:
                 ["model"],
             ),
         }
-        results = {name: timed(fn, args.runs) for name, fn in queries.items()}
+        results = {name: timed(fn, args.runs)[0] for name, fn in queries.items()}
     reruns = page_reruns(path, args.runs)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -192,3 +192,10 @@ def page(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
 def settle(pg) -> None:  # type: ignore[no-untyped-def]
     """Wait until streamlit has finished the current script run (else we read the old page)."""
     pg.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=120_000)
+
+
+def settle_after_change(pg) -> None:  # type: ignore[no-untyped-def]
+    """After a click or a typed value: let the rerun it starts begin, then wait for it to end
+    (``settle`` alone can look before the rerun has started and read the old page)."""
+    pg.wait_for_timeout(400)
+    settle(pg)

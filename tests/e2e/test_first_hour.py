@@ -22,7 +22,7 @@ import boto3
 
 from bedrock_explorer.store import Store
 from tests.aws_seed import LOG_GROUP, make_records, seed_log_group
-from tests.e2e.conftest import Servers, settle
+from tests.e2e.conftest import Servers, settle, settle_after_change
 from tests.iam_samples import CLASSIC, TRUST
 from tests.test_explorer import cents, expected_cost
 
@@ -68,20 +68,14 @@ def _click(pg, name: str) -> None:  # type: ignore[no-untyped-def]
     """Click a button once the page is still, then wait for the rerun it starts."""
     settle(pg)
     _button(pg, name).click()
-    _rerun(pg)
-
-
-def _rerun(pg) -> None:  # type: ignore[no-untyped-def]
-    """Let the rerun a widget change starts begin, then wait for it to end."""
-    pg.wait_for_timeout(400)
-    settle(pg)
+    settle_after_change(pg)
 
 
 def _type(pg, label: str, text: str) -> None:  # type: ignore[no-untyped-def]
     box = pg.get_by_label(label, exact=True)
     box.fill(text)
     box.press("Enter")
-    _rerun(pg)
+    settle_after_change(pg)
 
 
 def _pick(pg, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
@@ -96,7 +90,7 @@ def _pick(pg, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
         pg.keyboard.press("ArrowDown")
     pg.keyboard.press("Enter")
     pg.keyboard.press("Escape")
-    _rerun(pg)
+    settle_after_change(pg)
     assert widget.get_by_text(option, exact=True).is_visible(), f"{option} not chosen"
 
 
@@ -199,7 +193,7 @@ def test_first_hour_then_the_next_day(servers: Servers, page, tmp_path: Path) ->
     settle(page)
     # the demo integrations have no source to sync: the one "Sync now" is ours
     _button(page, "Sync now").click()
-    _rerun(page)
+    settle_after_change(page)
     page.get_by_text("Active").first.wait_for()
     with Store(servers.db_path, wait_seconds=30) as store:
         integ = store.get_integration(NAME)
