@@ -23,6 +23,10 @@ from bedrock_explorer.store import Integration, Store
 
 T = TypeVar("T")
 
+#: Input bytes (on disk) of local NDJSON files that DuckDB reads in one transaction: a progress
+#: step every few seconds, and little to redo line by line if one of them holds a bad line.
+FILE_GROUP_BYTES = 64 * 1024 * 1024
+
 #: Lines written per transaction: one DuckDB row group (122,880 rows), the smallest insert DuckDB
 #: writes straight to the file instead of through its WAL.
 BATCH_LINES = 122_880
@@ -259,6 +263,38 @@ def write_batches(
         progress(Progress(done, total_bytes, "B", message))
 
 
+def _file_groups(
+    files: list[local_files.LogFile],
+) -> Iterator[tuple[str | None, list[local_files.LogFile]]]:
+    """Runs of files DuckDB may read itself — (compression, files) up to :data:`FILE_GROUP_BYTES`
+    each — and every other file on its own as ``(None, [file])``."""
+    group: list[local_files.LogFile] = []
+    group_compression: str | None = None
+    size = 0
+    for log_file in files:
+        compression = local_files.ndjson_compression(log_file)
+        if group and (compression != group_compression or size + log_file.size > FILE_GROUP_BYTES):
+            yield group_compression, group
+            group, size = [], 0
+        if compression is None:
+            yield None, [log_file]
+            continue
+        group.append(log_file)
+        group_compression = compression
+        size += log_file.size
+    if group:
+        yield group_compression, group
+
+
+def _offset(progress: ProgressCallback, before: int, total: int) -> ProgressCallback:
+    """Progress of one part of an import, reported as progress of the whole."""
+
+    def report(step: Progress) -> None:
+        progress(Progress(before + step.done, total, step.unit, step.message))
+
+    return report
+
+
 def import_paths(
     store: Store,
     paths: Iterable[str],
@@ -293,20 +329,35 @@ def import_paths(
             todo.append(log_file)
     summary.files = len(todo)
 
-    def batches() -> Iterator[RawBatch]:
-        for log_file in todo:
-            yield from local_files.read_file(log_file)
-
+    total = sum(f.size for f in todo)
+    done = 0
     store.set_sync_status(integration.id, "running", f"importing {len(todo)} files")
     try:
-        write_batches(
-            store,
-            integration,
-            batches(),
-            summary,
-            total_bytes=sum(f.size for f in todo),
-            progress=progress,
-        )
+        for compression, group in _file_groups(todo):
+            size = sum(f.size for f in group)
+            result = None
+            if compression is not None:
+                result = store.write_files(
+                    integration.id,
+                    [str(f.path) for f in group],
+                    compression,
+                    {f.checkpoint_key: f.fingerprint for f in group},
+                    progress=lambda part, before=done, size=size: progress(
+                        Progress(before + int(part * size), total, "B", "Importing")
+                    ),
+                )
+            if result is not None:
+                summary.add(result)
+            else:
+                write_batches(
+                    store,
+                    integration,
+                    (batch for f in group for batch in local_files.read_file(f)),
+                    summary,
+                    progress=_offset(progress, done, total),
+                )
+            done += size
+            progress(Progress(done, total, "B", "Importing"))
     except BaseException as err:
         store.set_sync_status(integration.id, "error", str(err) or type(err).__name__)
         raise

@@ -109,6 +109,8 @@ SELECT
     coalesce(input.cacheWriteInputTokenCount, 0) AS cache_write_tokens,
     0 AS cache_write_1h_tokens,
     input.inputBodyJson.imageGenerationConfig.numberOfImages AS image_count,
+    CASE WHEN input.inputBodyJson.performanceConfig.latency = 'optimized'
+         THEN 'latency_optimized' ELSE 'standard' END AS performance_tier,
     CAST(NULL AS VARCHAR) AS stop_reason,
     CASE WHEN errorCode IS NOT NULL THEN 'error' ELSE 'success' END AS outcome,
     errorCode AS error_code,
@@ -124,7 +126,8 @@ FROM read_json($path, format = 'newline_delimited', columns = {{
     requestMetadata: 'MAP(VARCHAR, VARCHAR)',
     input: 'STRUCT(inputTokenCount BIGINT, cacheReadInputTokenCount BIGINT,
                    cacheWriteInputTokenCount BIGINT, inputBodyS3Path VARCHAR,
-                   inputBodyJson STRUCT(imageGenerationConfig STRUCT(numberOfImages INTEGER)))',
+                   inputBodyJson STRUCT(imageGenerationConfig STRUCT(numberOfImages INTEGER),
+                                        performanceConfig STRUCT(latency VARCHAR)))',
     output: 'STRUCT(outputTokenCount BIGINT, outputBodyS3Path VARCHAR)'
 }}))
 """

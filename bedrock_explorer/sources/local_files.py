@@ -161,6 +161,30 @@ def read_file(log_file: LogFile, batch_lines: int = DEFAULT_BATCH_LINES) -> Iter
         raw.close()
 
 
+def ndjson_compression(log_file: LogFile) -> str | None:
+    """``"gzip"`` or ``"none"`` when the file looks like plain NDJSON records, else ``None``.
+
+    Such files may be read by DuckDB itself (``store.write_files``), which is much faster; the
+    other formats (export-task lines, ``filter-log-events`` output, JSON arrays) need this module.
+    Looking is cheap (the first 4 KB) and only a hint: if DuckDB then meets a line it cannot read,
+    the importer falls back to :func:`read_file` for that file.
+    """
+    try:
+        reader, raw = _open_bytes(log_file.path)
+    except OSError:
+        return None
+    try:
+        head = reader.read(4096).lstrip()
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
+        return None
+    finally:
+        reader.close()
+        raw.close()
+    if not head.startswith(b"{") or _looks_like_filter_log_events(head):
+        return None
+    return "gzip" if reader is not raw else "none"
+
+
 def _salvage_gzip(log_file: LogFile, progress: _Progress) -> Iterator[RawBatch]:
     """The whole lines a damaged gzip file still holds, after those already handed on.
 

@@ -16,6 +16,7 @@ import os
 import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -313,6 +314,19 @@ class Store:
     def write_batch(self, integration_id: int, batch: RawBatch) -> BatchResult:
         """Parse and store a batch (rows, quarantine and checkpoints in one transaction)."""
         return writer.write_batch(self.con, integration_id, batch)
+
+    def write_files(
+        self,
+        integration_id: int,
+        files: list[str],
+        compression: str,
+        checkpoints: dict[str, str],
+        progress: Callable[[float], None] | None = None,
+    ) -> BatchResult | None:
+        """Store whole NDJSON files in one go, or return ``None`` to have them read line by line."""
+        return writer.write_files(
+            self.con, integration_id, files, compression, checkpoints, progress
+        )
 
     # -- figures -------------------------------------------------------------------------------
     def quarantine_summary(self, integration_id: int | None = None) -> pd.DataFrame:

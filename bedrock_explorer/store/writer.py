@@ -19,6 +19,8 @@ Why it is shaped this way (figures in ``bench/README.md``):
 from __future__ import annotations
 
 import contextlib
+import threading
+from collections.abc import Callable, Iterator
 
 import duckdb
 import pyarrow as pa
@@ -51,6 +53,88 @@ def write_batch(
     finally:
         cur.unregister("raw_batch")
         cur.unregister("outcome")
+
+
+def write_files(
+    cur: duckdb.DuckDBPyConnection,
+    integration_id: int,
+    files: list[str],
+    compression: str,
+    checkpoints: dict[str, str],
+    progress: Callable[[float], None] | None = None,
+) -> BatchResult | None:
+    """Store whole NDJSON files read by DuckDB itself, in one transaction; ``None`` if it cannot.
+
+    The fast way in for local files (see ``records.FILE_PARSE_SQL``). It succeeds only when every
+    line of every file is a good record: a malformed line, an unexpected shape, or a record the
+    line form would quarantine aborts the statement (``error()`` in the filter), the transaction
+    rolls back, and the caller re-reads those files line by line, which quarantines the bad lines
+    with their line numbers. DuckDB's message is dropped unread: it may quote a line's content.
+
+    ``progress`` gets the fraction of the files read so far, about twice a second.
+    """
+    result = BatchResult()
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        with _reporting_progress(cur, progress):
+            good = cur.execute(
+                f"""
+                INSERT INTO invocations ({_COLS}, integration_id, ingested_at)
+                SELECT {_COLS}, $integration, {_NOW} FROM ({records.FILE_PARSE_SQL})
+                WHERE CASE WHEN reason IS NULL THEN true ELSE error('needs the line form') END
+                """,
+                {"integration": integration_id, "files": files, "compression": compression},
+            ).fetchall()[0][0]
+    except BaseException as err:
+        cur.execute("ROLLBACK")
+        if isinstance(err, duckdb.Error) and not isinstance(err, duckdb.InterruptException):
+            return None
+        raise
+    try:
+        result.inserted = good - _delete_repeats(cur, integration_id)
+        result.duplicates = good - result.inserted
+        result.lines = good
+        if result.inserted:
+            _register_new_model_ids(cur)
+            _register_new_identities(cur)
+        _save_checkpoints(cur, integration_id, checkpoints)
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+    return result
+
+
+@contextlib.contextmanager
+def _reporting_progress(
+    cur: duckdb.DuckDBPyConnection, progress: Callable[[float], None] | None
+) -> Iterator[None]:
+    """Report DuckDB's own progress of the statement run inside, from a helper thread.
+
+    One statement may read a large file for a minute; without this a progress bar would stand
+    still. DuckDB tracks progress only while its progress bar is on (printing stays off).
+    """
+    if progress is None:
+        yield
+        return
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(0.5):
+            percent = cur.query_progress()
+            if percent >= 0:
+                progress(min(percent, 100.0) / 100.0)
+
+    cur.execute("SET enable_progress_bar_print = false")
+    cur.execute("SET enable_progress_bar = true")
+    watcher = threading.Thread(target=poll, name="bedrock-explorer-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        cur.execute("SET enable_progress_bar = false")
 
 
 def _write_batch(
