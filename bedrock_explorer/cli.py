@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from bedrock_explorer import __version__, aws, cli_report, cli_sources, demo, queries
+from bedrock_explorer import __version__, aws, cli_report, cli_sources, demo, model_ids, queries
 from bedrock_explorer.cli_output import Bar, emit, print_json, print_table, records
 from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
 from bedrock_explorer.errors import UserFacingError
@@ -24,7 +24,7 @@ from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, policy_js
 from bedrock_explorer.iam.checker import report as iam_report
 from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
 from bedrock_explorer.ingest import ImportSummary, import_paths
-from bedrock_explorer.pricing import book, profiles
+from bedrock_explorer.pricing import book, price_list, profiles
 from bedrock_explorer.pricing.units import Meter
 from bedrock_explorer.store import Store
 
@@ -219,6 +219,44 @@ def cmd_prices_resolve_profiles(args: argparse.Namespace, store: Store) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
+def cmd_prices_refresh(args: argparse.Namespace, store: Store) -> int:
+    report = price_list.refresh_from_aws(store, args.region, args.profile)
+    if args.json:
+        print_json(report.as_dict())
+        return 0
+    print(
+        f"AWS Price List, {report.region}: {report.products:,} products, "
+        f"{report.offers:,} on-demand token rates; {report.stored:,} stored, "
+        f"{report.unchanged:,} unchanged, for {len(report.models):,} models."
+    )
+    for reason, count in report.skipped.most_common():
+        print(f"  skipped {count:,}: {reason}")
+    if report.unmatched:
+        print("Names not tied to a model id (their rates are not used):")
+        for name, count in report.unmatched.items():
+            print(f"  {name} ({count} rates)")
+        print('Tie one with: python -m bedrock_explorer prices map "NAME" MODEL_ID')
+    for line in report.held_back:
+        print(f"held back: {line}")
+    return 0
+
+
+def cmd_prices_map(args: argparse.Namespace, store: Store) -> int:
+    if not args.remove and not args.model:
+        raise UserFacingError("No model id given", 'use: prices map "NAME" MODEL_ID (or --remove)')
+    if args.model and model_ids.resolve(args.model).base_model != args.model:
+        raise UserFacingError(
+            f"{args.model!r} is not a base model id",
+            "give one such as anthropic.claude-sonnet-4-5-20250929-v1:0 (no geo prefix, no ARN)",
+        )
+    price_list.map_name(store, args.name, None if args.remove else args.model)
+    if args.remove:
+        print(f"{args.name!r} is no longer tied to a model id.")
+    else:
+        print(f"{args.name!r} now prices {args.model}; run `prices refresh` to read its rates.")
+    return 0
+
+
 def _decimal(text: str) -> str:
     try:
         Decimal(text)
@@ -348,6 +386,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", help="the AWS profile to use (default credential chain if not)")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=cmd_prices_resolve_profiles)
+
+    p = psub.add_parser("refresh", help="read on-demand prices from the AWS Price List API")
+    p.add_argument(
+        "--region",
+        default=price_list.DEFAULT_REGION,
+        help="whose prices to read (default: us-east-1, the region the built-in prices describe)",
+    )
+    p.add_argument("--profile", help="the AWS profile to use (default credential chain if not)")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.set_defaults(func=cmd_prices_refresh)
+
+    p = psub.add_parser("map", help="tie a Price List model name to a model id")
+    p.add_argument("name", metavar="NAME", help='as `prices refresh` printed it, e.g. "Nova Lite"')
+    p.add_argument("model", metavar="MODEL", nargs="?", help="base model id")
+    p.add_argument("--remove", action="store_true", help="untie the name")
+    p.set_defaults(func=cmd_prices_map)
 
     p = sub.add_parser("quarantine", help="malformed lines by reason, with a locator each")
     p.add_argument("--integration", metavar="NAME", help="only this integration")

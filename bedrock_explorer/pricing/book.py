@@ -47,7 +47,7 @@ _FAR_PAST = datetime(2000, 1, 1)
 
 
 # -- rates in the store ---------------------------------------------------------------------------
-def _insert_rates(store: Store, rows: Iterable[RateRow]) -> int:
+def insert_rates(store: Store, rows: Iterable[RateRow]) -> int:
     # One Arrow table in one statement: executemany costs ~1 ms per row, and the built-in
     # catalogue is ~1,000 rows written into every new database.
     rows = list(rows)
@@ -104,7 +104,7 @@ def refresh_builtin_rates(store: Store, *, force: bool = False) -> bool:
             "DELETE FROM rates WHERE layer IN (?, ?)",
             [catalog.LAYER_GENAI_PRICES, catalog.LAYER_BUNDLED],
         )
-        _insert_rates(store, catalog.builtin_rates())
+        insert_rates(store, catalog.builtin_rates())
         store.set_setting(_BUILTIN_VERSION_SETTING, version)
         store.con.execute("COMMIT")
     except BaseException:
@@ -174,7 +174,7 @@ def set_override(
                 "AND tier = ? AND meter = ? AND effective_from = ?",
                 [LAYER_USER, model_key, routing_class, tier, str(row.meter), effective_from],
             )
-        _insert_rates(store, rows)
+        insert_rates(store, rows)
         store.con.execute("COMMIT")
     except BaseException:
         store.con.execute("ROLLBACK")
@@ -301,15 +301,16 @@ def _genai_alias(base_model: str, routing_class: str) -> tuple[str, str] | None:
     return alias_key, alias_class
 
 
-def _preference(row: RateRow, routing_class: str) -> tuple[int, int]:
-    """Sort key: layer first, then how specific the routing class is (lower wins)."""
+def _preference(row: RateRow, routing_class: str) -> tuple[bool, int, int]:
+    """Sort key (lower wins): a regional price for a global request only when no layer knows a
+    global one; otherwise layer first, then how specific the routing class is."""
     if row.routing_class == routing_class:
         specific = 0
     elif row.routing_class == "any":
         specific = 1
     else:  # a regional price used for a global request
         specific = 2
-    return row.layer, specific
+    return specific == 2, row.layer, specific
 
 
 def _candidates(
