@@ -18,9 +18,10 @@ import streamlit as st
 
 from bedrock_explorer import demo, explorer, export, queries
 from bedrock_explorer.config import resolve_db_path
+from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
-from bedrock_explorer.pricing import book
+from bedrock_explorer.pricing import book, price_list
 from bedrock_explorer.store import Store
 from pages._common import compact, open_store, shared_store, sidebar
 
@@ -201,6 +202,40 @@ def prices_section(store: Store) -> None:
         st.dataframe(queries.price_list(store), hide_index=True, width="stretch")
         st.markdown("**Models seen** — the raw model id as logged, base model and routing derived")
         st.dataframe(queries.usage_by_model(store), hide_index=True, width="stretch")
+        price_list_refresh(store)
+
+
+def price_list_refresh(store: Store) -> None:
+    """Read current on-demand prices from the AWS Price List API (credentials: default chain)."""
+    st.markdown(
+        "**AWS Price List** — read today's on-demand prices from AWS (needs "
+        "`pricing:GetProducts`; uses the default AWS credentials of this machine)."
+    )
+    left, right = st.columns([1, 2], vertical_alignment="bottom")
+    region = left.text_input("Region", value=price_list.DEFAULT_REGION, key="pl_region")
+    if not right.button("Refresh prices from AWS", icon=":material/sync:", key="pl_refresh"):
+        return
+    try:
+        with st.spinner("Reading the AWS Price List…"):
+            report = price_list.refresh_from_aws(store, region.strip() or "us-east-1")
+    except UserFacingError as err:
+        st.error(str(err), icon=":material/error:")
+        return
+    st.success(
+        f"{report.products:,} products read: {report.stored:,} rates stored, "
+        f"{report.unchanged:,} unchanged, for {len(report.models):,} models. "
+        "History is re-priced at once.",
+        icon=":material/check_circle:",
+    )
+    if report.unmatched:
+        st.warning(
+            "Not tied to a model id (their rates are not used): "
+            + ", ".join(sorted(report.unmatched))
+            + '. Tie one with `python -m bedrock_explorer prices map "NAME" MODEL_ID`.',
+            icon=":material/link_off:",
+        )
+    for line in report.held_back:
+        st.warning(f"Held back: {line}", icon=":material/pan_tool:")
 
 
 def show_headline(head: dict[str, Any]) -> None:
@@ -285,6 +320,7 @@ with open_store() as store:
             "period or clear a filter.",
             icon=":material/search_off:",
         )
+        prices_section(store)  # prices do not depend on the selection
         st.stop()
 
     # The chart's finer frame is computed first so the headline can be rolled up from it.

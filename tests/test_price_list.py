@@ -10,11 +10,13 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
+from streamlit.testing.v1 import AppTest
 
 from bedrock_explorer import cli, queries
 from bedrock_explorer.errors import UserFacingError
@@ -25,6 +27,7 @@ from bedrock_explorer.store import Store
 from tests.conftest import line
 
 M = 1_000_000
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
 BR = price_list.SERVICE_BEDROCK
 FM = price_list.SERVICE_FOUNDATION_MODELS
 
@@ -359,3 +362,22 @@ def test_the_cli_refreshes_and_maps(
         assert price_list.name_map(reopened) == {
             "Mistral Large 2 (24.07)": "mistral.mistral-large-2407-v1:0"
         }
+
+
+def test_the_explorer_page_refreshes_prices(
+    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _store_invocations(store)
+    store.close()
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(db_path))
+    client, _ = stubbed_client(BEDROCK_PRODUCTS, FOUNDATION_PRODUCTS)
+    monkeypatch.setattr(price_list.aws, "client", lambda *a, **k: client)
+    monkeypatch.setattr(price_list.aws, "session", lambda *a, **k: None)
+    app = AppTest.from_file(str(APP), default_timeout=90)
+    app.run()
+    assert not app.exception
+    app.button(key="pl_refresh").click().run()
+    assert not app.exception
+    assert "rates stored" in app.success[0].value and "for 2 models" in app.success[0].value
+    warnings = " ".join(w.value for w in app.warning)
+    assert "Mistral Large 2 (24.07)" in warnings and "Held back: Command R" in warnings
