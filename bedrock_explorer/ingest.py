@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -143,6 +143,64 @@ def prefetch(items: Iterable[T]) -> Iterator[T]:
             cond.notify_all()
 
 
+def arrived(items: Iterable[T], weight: Callable[[T], int], budget: int) -> Iterator[list[T]]:
+    """Produce items on a background thread; hand on, each time, *all* that arrived meanwhile.
+
+    Why: writing a transaction has a fixed cost (~25 ms: the commit, the repeat checks), while
+    fetched objects come in many small pieces. Taking whatever has arrived whenever the writer is
+    free batches by itself — small groups while the writer keeps up, larger ones when it falls
+    behind — so fetching and writing overlap without a tuned group size. The producer waits
+    while more than ``budget`` (by ``weight``) is held and not yet taken, which bounds memory.
+    """
+    cond = threading.Condition()
+    buffer: list[T] = []
+    state: dict[str, Any] = {"held": 0, "done": False, "error": None, "stop": False}
+
+    def produce() -> None:
+        try:
+            for item in items:
+                size = weight(item)
+                with cond:
+                    while state["held"] and state["held"] + size > budget and not state["stop"]:
+                        cond.wait(0.1)
+                    if state["stop"]:
+                        return
+                    buffer.append(item)
+                    state["held"] += size
+                    cond.notify_all()
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, re-raised there
+            with cond:
+                state["error"] = err
+                cond.notify_all()
+            return
+        with cond:
+            state["done"] = True
+            cond.notify_all()
+
+    worker = threading.Thread(target=produce, name="bedrock-explorer-arrived", daemon=True)
+    worker.start()
+    try:
+        while True:
+            with cond:
+                while not buffer and not state["done"] and state["error"] is None:
+                    cond.wait(0.1)
+                if buffer:
+                    group = buffer[:]
+                    buffer.clear()
+                    state["held"] = 0
+                    cond.notify_all()
+                elif state["error"] is not None:
+                    raise state["error"]
+                else:
+                    return
+            yield group
+            del group
+    finally:
+        with cond:
+            state["stop"] = True
+            cond.notify_all()
+
+
 def coalesce(
     batches: Iterable[RawBatch], min_lines: int, max_seconds: float | None = None
 ) -> Iterator[RawBatch]:
@@ -229,7 +287,19 @@ def _join(parts: list[RawBatch]) -> RawBatch:
         lines = pa.chunked_array(
             [c.cast(pa.large_string()) for c in chunks], type=pa.large_string()
         )
-    refs = None if first.refs is None else [r for p in parts for r in (p.refs or [])]
+    refs: list[str] | pa.Array | None = None
+    if first.refs is not None:
+        if all(isinstance(p.refs, list) for p in parts):
+            refs = [r for p in parts for r in (p.refs or [])]
+        else:
+            refs = pa.concat_arrays(
+                [
+                    p.refs.cast(pa.string())
+                    if isinstance(p.refs, pa.Array)
+                    else pa.array(p.refs or [], pa.string())
+                    for p in parts
+                ]
+            )
     checkpoints: dict[str, str] = {}
     for p in parts:
         checkpoints.update(p.checkpoints)

@@ -23,7 +23,7 @@ class RawBatch:
     lines: list[str] | pa.Array | pa.ChunkedArray
     #: Per-line locators (e.g. CloudWatch event ids).
     #: ``None``: lines are numbered from ``first_line``.
-    refs: list[str] | None = None
+    refs: list[str] | pa.Array | None = None
     first_line: int = 1
     #: Checkpoints (cursor key → value) to commit atomically with this batch's rows.
     checkpoints: dict[str, str] = field(default_factory=dict)

@@ -378,7 +378,7 @@ _SCAN_CHUNK = 16_384
 
 def raw_batch_table(
     lines: list[str] | pa.Array | pa.ChunkedArray,
-    refs: list[str] | None = None,
+    refs: list[str] | pa.Array | None = None,
     first_seq: int = 1,
 ) -> pa.Table:
     """Lines (and optional per-line locators) as the Arrow table the parse SQL reads.
@@ -389,7 +389,13 @@ def raw_batch_table(
     if isinstance(lines, list):
         lines = pa.array(lines, type=pa.large_string())
     chunks = lines.chunks if isinstance(lines, pa.ChunkedArray) else [lines]
-    ref_all = pa.array(refs, type=pa.string()) if refs is not None else None
+    ref_all = (
+        None
+        if refs is None
+        else refs.cast(pa.string())
+        if isinstance(refs, pa.Array)
+        else pa.array(refs, type=pa.string())
+    )
     batches = []
     offset = 0
     for chunk in chunks:

@@ -9,10 +9,8 @@ the outcome (``ok`` or ``error`` with the sentence and the fix) for the Integrat
 from __future__ import annotations
 
 import difflib
-import os
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,6 +24,7 @@ from bedrock_explorer.ingest import (
     ImportSummary,
     Progress,
     ProgressCallback,
+    arrived,
     coalesce,
     import_paths,
     prefetch,
@@ -41,6 +40,10 @@ SYNC_BATCH_LINES = 16_384
 
 #: ...and at least this often when events arrive slowly (progress, resume points).
 COMMIT_EVERY_SECONDS = 2.0
+
+#: Bytes of fetched S3 objects (as stored, mostly gzip: ~20k records a MB) held at most while
+#: waiting to be written; the fetchers pause above it.
+OBJECT_BUDGET_BYTES = 32 * 1024 * 1024
 
 SessionFactory = Callable[[SourceSettings], boto3.Session]
 
@@ -122,24 +125,23 @@ def sync_integration(
         try:
             settings.validate()
             session = session_factory(settings)
-            with leave_a_core_for_fetching(store):
-                if settings.kind == "cloudwatch":
-                    _sync_cloudwatch(
-                        store,
-                        integ,
-                        settings,
-                        session,
-                        summary,
-                        since,
-                        now,
-                        progress,
-                        batch_lines,
-                        requests_per_second,
-                    )
-                else:
-                    _sync_s3(
-                        store, integ, settings, session, summary, since, now, progress, batch_lines
-                    )
+            if settings.kind == "cloudwatch":
+                _sync_cloudwatch(
+                    store,
+                    integ,
+                    settings,
+                    session,
+                    summary,
+                    since,
+                    now,
+                    progress,
+                    batch_lines,
+                    requests_per_second,
+                )
+            else:
+                _sync_s3(
+                    store, integ, settings, session, summary, since, now, progress, batch_lines
+                )
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
             raise _explain(err, settings, session_factory) from err
     except UserFacingError as err:
@@ -159,26 +161,6 @@ def sync_integration(
     summary.seconds = time.monotonic() - started
     store.set_sync_status(integ.id, "ok", summary.describe())
     return summary
-
-
-@contextmanager
-def leave_a_core_for_fetching(store: Store) -> Iterator[None]:
-    """Run DuckDB on one core fewer while a sync fetches.
-
-    Why: a sync's fetch threads (HTTP, TLS, gzip inflate) need CPU at the same time as DuckDB
-    parses the previous batch. With every core given to DuckDB the fetchers starve; measured
-    with 50k records from S3 on a 2-core machine, 1 DuckDB thread instead of 2 made the sync
-    ~15% faster (``bench/sync.py``). ``threads`` is a database-wide setting, so the previous
-    value is restored afterwards.
-    """
-    previous = store.con.execute("SELECT current_setting('threads')").fetchone()
-    cores = os.cpu_count() or 2
-    store.con.execute(f"SET threads = {max(1, cores - 1)}")
-    try:
-        yield
-    finally:
-        if previous is not None:
-            store.con.execute(f"SET threads = {int(previous[0])}")
 
 
 def _write(
@@ -305,7 +287,13 @@ def _sync_s3(
             )
         )
 
-    _write(store, integ, reader.batches(todo), summary, batch_lines, report)
+    # Objects are fetched and inflated on other threads and pile up while DuckDB writes; each
+    # round of writing takes all that arrived, so small objects share a transaction.
+    batches = (reader.to_batch(fetched) for fetched in reader.fetched(todo))
+    for group in arrived(batches, lambda batch: batch.nbytes, OBJECT_BUDGET_BYTES):
+        for batch in coalesce(group, batch_lines):
+            summary.add(store.write_batch(integ.id, batch))
+        report()
     report()
     previous = datetime.fromisoformat(synced_to) if synced_to else now
     store.replace_checkpoints(integ.id, {s3.KEY_SYNCED_TO: max(now, previous).isoformat()}, [])

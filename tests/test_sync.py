@@ -9,7 +9,6 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -389,15 +388,3 @@ def test_cloudwatch_and_s3_copies_of_the_same_logs_agree(store: Store, seeded: S
     sync_integration(store, "prod", now=NOW)
     sync_integration(store, "archive", now=NOW)
     assert _totals(store, "prod") == _totals(store, "archive") == seeded.totals()
-
-
-def test_a_sync_gives_duckdb_one_core_fewer_and_restores_it(store: Store, seeded: Seeded) -> None:
-    from bedrock_explorer.sync import leave_a_core_for_fetching
-
-    before = store.con.execute("SELECT current_setting('threads')").fetchone()[0]
-    with leave_a_core_for_fetching(store):
-        during = store.con.execute("SELECT current_setting('threads')").fetchone()[0]
-    assert during == max(1, (os.cpu_count() or 2) - 1)
-    _add_cw(store, first_sync_days=7)
-    sync_integration(store, "prod", now=NOW)
-    assert store.con.execute("SELECT current_setting('threads')").fetchone()[0] == before

@@ -25,6 +25,9 @@ from datetime import datetime
 from typing import Any
 
 import botocore.exceptions
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from isal import igzip
 
 from bedrock_explorer.raw import RawBatch
@@ -92,6 +95,18 @@ def list_log_objects(
                     yield LogObject(obj["Key"], obj.get("ETag", "").strip('"'), obj.get("Size", 0))
 
 
+@dataclass(frozen=True)
+class FetchedObject:
+    """A log object's bytes as stored (gzip or not); ``None`` if it was deleted meanwhile."""
+
+    obj: LogObject
+    body: bytes | None
+
+    @property
+    def compression(self) -> str:
+        return "gzip" if (self.body or b"")[:2] == b"\x1f\x8b" else "none"
+
+
 class BucketReader:
     """Fetches log objects in parallel and hands each on as a batch with its checkpoint."""
 
@@ -108,19 +123,19 @@ class BucketReader:
     def source(self) -> str:
         return f"s3://{self.bucket}/{self.prefix}"
 
-    def batches(self, objects: list[LogObject]) -> Iterator[RawBatch]:
-        """One batch per object, in the order fetches finish; at most ~2x workers held at once."""
+    def fetched(self, objects: list[LogObject]) -> Iterator[FetchedObject]:
+        """Each object's bytes, in the order fetches finish; at most ~2x workers held at once."""
         self.objects_total = len(objects)
         if not objects:
             return
-        results: queue.Queue[RawBatch | BaseException] = queue.Queue()
+        results: queue.Queue[FetchedObject | BaseException] = queue.Queue()
         slots = threading.Semaphore(2 * self.workers)
         stop = threading.Event()
 
         def work(obj: LogObject) -> None:
             try:
                 if not stop.is_set():
-                    results.put(self._read(obj))
+                    results.put(FetchedObject(obj, self._fetch(obj)))
                     return
             except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
                 results.put(err)
@@ -139,21 +154,32 @@ class BucketReader:
                 if isinstance(item, BaseException):
                     raise item
                 self.objects_done = received + 1
-                self.bytes_done += item.nbytes
+                self.bytes_done += len(item.body or b"")
                 yield item
         finally:
             stop.set()
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def _read(self, obj: LogObject) -> RawBatch:
-        checkpoints = {obj.checkpoint_key: obj.etag}
+    def batches(self, objects: list[LogObject]) -> Iterator[RawBatch]:
+        """One batch of lines per object, with its checkpoint."""
+        for fetched in self.fetched(objects):
+            yield self.to_batch(fetched)
+
+    def _fetch(self, obj: LogObject) -> bytes | None:
         try:
-            body = self.client.get_object(Bucket=self.bucket, Key=obj.key)["Body"].read()
+            return self.client.get_object(Bucket=self.bucket, Key=obj.key)["Body"].read()
         except botocore.exceptions.ClientError as err:
             if err.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-                # Deleted between listing and fetching (a lifecycle rule): nothing to read.
-                return RawBatch(self.source, [], refs=[], checkpoints=checkpoints)
+                return None  # deleted between listing and fetching (a lifecycle rule)
             raise
+
+    def to_batch(self, fetched: FetchedObject) -> RawBatch:
+        """An object's lines, each with its locator (key + line number); a damaged gzip object
+        keeps its whole lines and is quarantined as a problem."""
+        obj, body = fetched.obj, fetched.body
+        checkpoints = {obj.checkpoint_key: obj.etag}
+        if body is None:
+            return RawBatch(self.source, [], refs=[], checkpoints=checkpoints)
         problems: list[tuple[str, str]] = []
         try:
             data = inflate(body)
@@ -172,11 +198,18 @@ class BucketReader:
         return RawBatch(
             self.source,
             lines,
-            refs=[f"{obj.key} line {n}" for n in range(1, len(lines) + 1)],
+            refs=line_locators(obj.key, len(lines)),
             checkpoints=checkpoints,
             nbytes=len(body),
             problems=problems,
         )
+
+
+def line_locators(key: str, count: int) -> pa.Array:
+    """``"<key> line <n>"`` for n = 1..count, built by Arrow: a Python string per line cost more
+    than parsing the lines."""
+    numbers = pc.cast(pa.array(np.arange(1, count + 1, dtype=np.int64)), pa.string())
+    return pc.binary_join_element_wise(pa.scalar(f"{key} line "), numbers, "")
 
 
 def inflate(body: bytes) -> bytes:
