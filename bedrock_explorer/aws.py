@@ -7,11 +7,14 @@ translation of credential and permission errors are the same everywhere.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.loaders
+import botocore.session
 
 from bedrock_explorer.errors import UserFacingError
 
@@ -40,10 +43,38 @@ INVALID_CREDENTIAL_CODES = {
 }
 
 
+@functools.cache
+def _shared_loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+def _core_session() -> botocore.session.Session:
+    """A fresh botocore session that reuses the process's parsed service models.
+
+    Why: every new session would parse the service's model files again (~70 ms for S3), and the
+    dashboard and ``sync`` make a session per integration and per click. The models are read-only
+    data; credentials, profile and region stay per session.
+    """
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _shared_loader())
+    return core
+
+
+def _boto3_session(core: botocore.session.Session, **kwargs: Any) -> boto3.Session:
+    made = boto3.Session(botocore_session=core, **kwargs)
+    core.get_scoped_config()  # an unknown profile fails here (boto3 found out while loading)
+    # boto3 appends its resource folder to the loader's search path on every session.
+    paths = _shared_loader().search_paths
+    paths[:] = list(dict.fromkeys(paths))
+    return made
+
+
 def session(profile: str | None = None, region: str | None = None) -> boto3.Session:
     """A session from the default credential chain or a named profile (no secret is stored)."""
     try:
-        return boto3.Session(profile_name=profile or None, region_name=region or None)
+        return _boto3_session(
+            _core_session(), profile_name=profile or None, region_name=region or None
+        )
     except botocore.exceptions.ProfileNotFound as err:
         raise UserFacingError(
             f"There is no AWS profile named {profile!r}",
@@ -62,7 +93,6 @@ def session_for(auth: Auth, region: str | None = None) -> boto3.Session:
     if auth.mode != "role":
         return base
     import botocore.credentials
-    import botocore.session
 
     extra: dict[str, Any] = {"RoleSessionName": auth.session_name}
     if auth.external_id:
@@ -94,9 +124,9 @@ def session_for(auth: Auth, region: str | None = None) -> boto3.Session:
         refresh_using=fetcher.fetch_credentials,
         method="assume-role",
     )
-    core = botocore.session.get_session()
+    core = _core_session()
     core._credentials = credentials  # how botocore takes refreshable credentials
-    return boto3.Session(botocore_session=core, region_name=region or base.region_name)
+    return _boto3_session(core, region_name=region or base.region_name)
 
 
 def client(

@@ -37,3 +37,22 @@ def test_each_failure_names_the_fix(err: Exception, says: str, fix: str) -> None
     explained = aws.explain(err, "reading the log group", "logs:FilterLogEvents")
     assert says in explained.message
     assert fix in (explained.fix or "")
+
+
+def test_an_unknown_profile_is_a_sentence_and_service_models_are_shared(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    config = tmp_path / "config"
+    config.write_text("[profile finops]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    with pytest.raises(aws.UserFacingError, match="no AWS profile named 'nope'"):
+        aws.session("nope")
+    first, second = aws.session("finops"), aws.session("finops", "us-west-2")
+    assert (first.region_name, second.region_name) == ("eu-west-1", "us-west-2")
+    # Two sessions, one parsed copy of the service models; boto3's search path stays short.
+    assert first._session.get_component("data_loader") is second._session.get_component(
+        "data_loader"
+    )
+    paths = first._session.get_component("data_loader").search_paths
+    assert len(paths) == len(set(paths))
