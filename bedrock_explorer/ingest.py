@@ -92,55 +92,8 @@ def prefetch(items: Iterable[T]) -> Iterator[T]:
     so at most two items exist at once. With batches of ~190 MB of raw lines that bound is what
     keeps an import under ~1 GB resident.
     """
-    cond = threading.Condition()
-    slot: list[T] = []
-    state: dict[str, object] = {"done": False, "error": None, "stop": False}
-
-    def wait_until_taken() -> bool:
-        while slot and not state["stop"]:
-            cond.wait(0.1)
-        return not state["stop"]
-
-    def produce() -> None:
-        try:
-            for item in items:
-                with cond:
-                    if not wait_until_taken():
-                        return
-                    slot.append(item)
-                    cond.notify_all()
-                    if not wait_until_taken():
-                        return
-                del item
-        except BaseException as err:  # noqa: BLE001 - handed to the consumer, re-raised there
-            with cond:
-                state["error"] = err
-                cond.notify_all()
-            return
-        with cond:
-            state["done"] = True
-            cond.notify_all()
-
-    worker = threading.Thread(target=produce, name="bedrock-explorer-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            with cond:
-                while not slot and not state["done"] and state["error"] is None:
-                    cond.wait(0.1)
-                if slot:
-                    current = slot.pop()
-                    cond.notify_all()
-                elif state["error"] is not None:
-                    raise state["error"]  # type: ignore[misc]
-                else:
-                    return
-            yield current
-            del current
-    finally:
-        with cond:
-            state["stop"] = True
-            cond.notify_all()
+    for group in arrived(items, lambda _: 1, budget=1):
+        yield from group
 
 
 def arrived(items: Iterable[T], weight: Callable[[T], int], budget: int) -> Iterator[list[T]]:
@@ -149,8 +102,9 @@ def arrived(items: Iterable[T], weight: Callable[[T], int], budget: int) -> Iter
     Why: writing a transaction has a fixed cost (~25 ms: the commit, the repeat checks), while
     fetched objects come in many small pieces. Taking whatever has arrived whenever the writer is
     free batches by itself — small groups while the writer keeps up, larger ones when it falls
-    behind — so fetching and writing overlap without a tuned group size. The producer waits
-    while more than ``budget`` (by ``weight``) is held and not yet taken, which bounds memory.
+    behind — so fetching and writing overlap without a tuned group size. The producer pulls the
+    next item only while less than ``budget`` (by ``weight``) is held untaken, which bounds
+    memory: at most ``budget`` plus one item waits, besides the group the consumer holds.
     """
     cond = threading.Condition()
     buffer: list[T] = []
@@ -161,13 +115,14 @@ def arrived(items: Iterable[T], weight: Callable[[T], int], budget: int) -> Iter
             for item in items:
                 size = weight(item)
                 with cond:
-                    while state["held"] and state["held"] + size > budget and not state["stop"]:
-                        cond.wait(0.1)
                     if state["stop"]:
                         return
                     buffer.append(item)
                     state["held"] += size
                     cond.notify_all()
+                    while state["held"] >= budget and not state["stop"]:
+                        cond.wait(0.1)
+                del item
         except BaseException as err:  # noqa: BLE001 - handed to the consumer, re-raised there
             with cond:
                 state["error"] = err
@@ -177,7 +132,7 @@ def arrived(items: Iterable[T], weight: Callable[[T], int], budget: int) -> Iter
             state["done"] = True
             cond.notify_all()
 
-    worker = threading.Thread(target=produce, name="bedrock-explorer-arrived", daemon=True)
+    worker = threading.Thread(target=produce, name="bedrock-explorer-hand-off", daemon=True)
     worker.start()
     try:
         while True:

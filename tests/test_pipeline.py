@@ -27,13 +27,13 @@ def test_a_busy_consumer_gets_everything_that_arrived_meanwhile_in_order() -> No
     assert len(groups) < 20 and max(len(g) for g in groups) > 1
 
 
-def test_the_producer_waits_above_the_budget() -> None:
+def test_the_producer_waits_at_the_budget() -> None:
     groups = []
     for group in arrived(_slowly(30), lambda _: 10, budget=25):
         groups.append(group)
         time.sleep(0.01)
     assert [item for group in groups for item in group] == list(range(30))
-    assert max(sum(10 for _ in g) for g in groups) <= 25
+    assert max(sum(10 for _ in g) for g in groups) <= 25 + 10  # the budget, plus one item
 
 
 def test_an_item_above_the_budget_alone_still_passes() -> None:
@@ -71,3 +71,19 @@ def test_a_consumer_that_stops_early_stops_the_producer() -> None:
         time.sleep(0.02)
     assert threading.active_count() == before
     assert len(produced) < 20  # the budget held it back
+
+
+def test_prefetch_makes_the_next_item_only_once_the_previous_one_is_taken() -> None:
+    from bedrock_explorer.ingest import prefetch
+
+    made: list[int] = []
+
+    def tracked() -> Iterator[int]:
+        for n in range(6):
+            made.append(n)
+            yield n
+
+    for item in prefetch(tracked()):
+        time.sleep(0.02)
+        # the consumer holds `item`; at most the one after it has been made
+        assert len(made) <= item + 2
