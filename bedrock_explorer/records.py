@@ -373,7 +373,10 @@ RAW_BATCH_SCHEMA = pa.schema(
     [("seq", pa.int64()), ("ref", pa.string()), ("line", pa.large_string())]
 )
 #: Rows per Arrow record batch handed to DuckDB: several batches let it parse on every core.
+#: A small batch (a sync's few thousand lines) is cut into at least 4, so both cores of a small
+#: machine parse it (S3 sync ~5 % faster); pieces below ~2k rows cost more than they share.
 _SCAN_CHUNK = 16_384
+_MIN_SCAN_CHUNK = 2_048
 
 
 def raw_batch_table(
@@ -384,7 +387,7 @@ def raw_batch_table(
     """Lines (and optional per-line locators) as the Arrow table the parse SQL reads.
 
     Lines stay in the buffers the source filled (no copy); they are only sliced into record
-    batches of :data:`_SCAN_CHUNK` rows so that DuckDB parses them on every core.
+    record batches (see :data:`_SCAN_CHUNK`) so that DuckDB parses them on every core.
     """
     if isinstance(lines, list):
         lines = pa.array(lines, type=pa.large_string())
@@ -396,12 +399,14 @@ def raw_batch_table(
         if isinstance(refs, pa.Array)
         else pa.array(refs, type=pa.string())
     )
+    total = sum(len(chunk) for chunk in chunks)
+    step = min(_SCAN_CHUNK, max(_MIN_SCAN_CHUNK, -(-total // 4)))
     batches = []
     offset = 0
     for chunk in chunks:
         chunk = chunk.cast(pa.large_string())
-        for start in range(0, len(chunk), _SCAN_CHUNK):
-            part = chunk.slice(start, _SCAN_CHUNK)
+        for start in range(0, len(chunk), step):
+            part = chunk.slice(start, step)
             n = len(part)
             first = first_seq + offset
             seq = pa.array(np.arange(first, first + n, dtype=np.int64))
