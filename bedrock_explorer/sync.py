@@ -41,6 +41,9 @@ SYNC_BATCH_LINES = 16_384
 #: ...and at least this often when events arrive slowly (progress, resume points).
 COMMIT_EVERY_SECONDS = 2.0
 
+#: S3 object checkpoints kept behind the last sync: one more day than the next listing reaches.
+S3_CHECKPOINT_DAYS = timedelta(days=2)
+
 #: Bytes of fetched S3 objects (as stored, mostly gzip: ~20k records a MB) held at most while
 #: waiting to be written; the fetchers pause above it.
 OBJECT_BUDGET_BYTES = 32 * 1024 * 1024
@@ -296,7 +299,17 @@ def _sync_s3(
         report()
     report()
     previous = datetime.fromisoformat(synced_to) if synced_to else now
-    store.replace_checkpoints(integ.id, {s3.KEY_SYNCED_TO: max(now, previous).isoformat()}, [])
+    synced = max(now, previous)
+    store.replace_checkpoints(integ.id, {s3.KEY_SYNCED_TO: synced.isoformat()}, [])
+    # The next sync lists from a day before ``synced``; older objects' (key, ETag) rows would only
+    # grow the table and every sync's lookup. A ``--since`` further back reads those objects
+    # again, and their records are recognised by requestId: no total changes.
+    store.forget_checkpoints(
+        integ.id,
+        s3.OBJECT_PREFIX,
+        s3.DAY_FOLDER_PATTERN,
+        s3.day_folder(synced - S3_CHECKPOINT_DAYS),
+    )
 
 
 def _explain(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import itertools
 import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,6 +22,7 @@ from botocore.stub import Stubber
 from bedrock_explorer import queries
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.sources import cloudwatch
+from bedrock_explorer.sources import s3 as s3_source
 from bedrock_explorer.sources.settings import Auth, SourceSettings
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync import default_session, sync_integration
@@ -334,6 +336,26 @@ def test_s3_sync_reads_each_object_once(
     assert _totals(store, "archive") == seeded.totals()
     again = sync_integration(store, "archive", now=NOW + timedelta(hours=1))
     assert again.fetched == 0 and again.inserted == 0
+
+
+def test_s3_checkpoints_of_objects_the_next_sync_will_not_list_are_forgotten(
+    store: Store, bucket_seeded: tuple[Seeded, list[str]]
+) -> None:
+    seeded, keys = bucket_seeded
+    _add_s3(store, first_sync_days=7)
+    sync_integration(store, "archive", now=NOW)
+    integ = store.get_integration("archive")
+    kept = store.checkpoints(integ.id, s3_source.OBJECT_PREFIX)
+    cutoff = (NOW - timedelta(days=2)).strftime("%Y/%m/%d")
+    assert 0 < len(kept) < len(keys)
+    assert all(re.search(s3_source.DAY_FOLDER_PATTERN, k).group(1) >= cutoff for k in kept)
+    # The next sync lists from a day back: nothing is fetched again.
+    again = sync_integration(store, "archive", now=NOW + timedelta(hours=1))
+    assert again.fetched == 0
+    # Reaching further back re-reads the forgotten objects; requestIds keep totals exact.
+    back = sync_integration(store, "archive", since=NOW - timedelta(days=8), now=NOW)
+    assert back.fetched == len(keys) - len(kept) and back.inserted == 0
+    assert _totals(store, "archive") == seeded.totals()
 
 
 def test_s3_rewritten_object_is_read_again_without_duplicates(

@@ -36,6 +36,8 @@ from bedrock_explorer.sources.local_files import PERMISSION_CHECK_MARKER, lines_
 LOG_FOLDER = "BedrockModelInvocationLogs"
 OBJECT_PREFIX = "s3:object:"
 KEY_SYNCED_TO = "s3:synced_to"
+#: The day of a key's hour folder (``.../YYYY/MM/DD/HH/file``) as ``YYYY/MM/DD`` (group 1).
+DAY_FOLDER_PATTERN = r"/(\d{4}/\d{2}/\d{2})/\d{2}/[^/]+$"
 WORKERS = 8
 
 
@@ -80,6 +82,11 @@ def region_folders(s3: Any, bucket: str, prefix: str) -> list[str]:
     return folders
 
 
+def day_folder(when: datetime) -> str:
+    """The ``YYYY/MM/DD`` folder of a day, as keys spell it (so folders compare as text)."""
+    return when.strftime("%Y/%m/%d")
+
+
 def list_log_objects(
     s3: Any, bucket: str, prefix: str, since: datetime | None = None
 ) -> Iterator[LogObject]:
@@ -88,7 +95,7 @@ def list_log_objects(
         params: dict[str, Any] = {"Bucket": bucket, "Prefix": folder}
         if since is not None:
             # Keys sort by YYYY/MM/DD/HH, so listing may start just before since's day.
-            params["StartAfter"] = folder + since.strftime("%Y/%m/%d/")[:-1]
+            params["StartAfter"] = folder + day_folder(since)
         for page in s3.get_paginator("list_objects_v2").paginate(**params):
             for obj in page.get("Contents", []):
                 if is_log_key(obj["Key"]):

@@ -264,6 +264,17 @@ class Store:
         ).fetchall()
         return dict(rows)
 
+    def forget_checkpoints(
+        self, integration_id: int, prefix: str, key_pattern: str, before: str
+    ) -> int:
+        """Delete checkpoints under ``prefix`` whose key's first ``key_pattern`` group sorts
+        before ``before`` (keys the pattern does not match are kept); returns how many."""
+        return self.con.execute(
+            "DELETE FROM sync_checkpoints WHERE integration_id = ? AND starts_with(cursor_key, ?) "
+            "AND regexp_extract(cursor_key, ?, 1) <> '' AND regexp_extract(cursor_key, ?, 1) < ?",
+            [integration_id, prefix, key_pattern, key_pattern, before],
+        ).fetchall()[0][0]
+
     def replace_checkpoints(
         self, integration_id: int, values: dict[str, str], delete_prefixes: list[str]
     ) -> None:
