@@ -101,7 +101,8 @@ FROM j
 #: Grouped figures go through :func:`grouped_cost`, which gives the same sums much faster.
 PRICED = _rated(_USAGE)
 
-_METERS = (
+#: The usage counted per invocation, one column per meter (tokens by kind, images).
+METER_COLUMNS = (
     "input_tokens",
     "output_tokens",
     "cache_read_tokens",
@@ -140,7 +141,7 @@ def grouped_cost(
         "SELECT coalesce(min(lc_threshold), 9223372036854775807) FROM price_points"
     ).fetchall()[0][0]
     inner_dims = "".join(f"{expr} AS {alias}, " for alias, expr in dims.items())
-    sums = ", ".join(f"sum({m}) AS {m}" for m in _METERS if m != "images")
+    sums = ", ".join(f"sum({m}) AS {m}" for m in METER_COLUMNS if m != "images")
     model_filter = (
         f"AND model_id IN (SELECT m.model_id FROM model_ids m WHERE {model_where})"
         if model_where
@@ -168,7 +169,7 @@ def grouped_cost(
     aliases = [*dims, *model_dims]
     select_dims = "".join(f"{alias}, " for alias in aliases)
     group = f"GROUP BY {', '.join(aliases)}" if aliases else ""
-    outer_sums = ", ".join(f"CAST(sum({m}) AS BIGINT) AS {m}" for m in _METERS)
+    outer_sums = ", ".join(f"CAST(sum({m}) AS BIGINT) AS {m}" for m in METER_COLUMNS)
     sql = f"""
         SELECT {select_dims}
             CAST(sum(invocations) AS BIGINT) AS invocations,

@@ -127,24 +127,11 @@ def sync_integration(
     try:
         try:
             settings.validate()
-            session = session_factory(settings)
+            run = _Run(store, integ, settings, session_factory(settings), summary, now, progress)
             if settings.kind == "cloudwatch":
-                _sync_cloudwatch(
-                    store,
-                    integ,
-                    settings,
-                    session,
-                    summary,
-                    since,
-                    now,
-                    progress,
-                    batch_lines,
-                    requests_per_second,
-                )
+                _sync_cloudwatch(run, since, batch_lines, requests_per_second)
             else:
-                _sync_s3(
-                    store, integ, settings, session, summary, since, now, progress, batch_lines
-                )
+                _sync_s3(run, since, batch_lines)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
             raise _explain(err, settings, session_factory) from err
     except UserFacingError as err:
@@ -180,20 +167,25 @@ def _write(
         report()
 
 
+@dataclass
+class _Run:
+    """What one sync of one integration works with, whatever its source."""
+
+    store: Store
+    integ: Integration
+    settings: SourceSettings
+    session: boto3.Session
+    summary: SyncSummary
+    now: datetime
+    progress: ProgressCallback
+
+
 def _sync_cloudwatch(
-    store: Store,
-    integ: Integration,
-    settings: SourceSettings,
-    session: boto3.Session,
-    summary: SyncSummary,
-    since: datetime | None,
-    now: datetime,
-    progress: ProgressCallback,
-    batch_lines: int,
-    requests_per_second: float | None,
+    run: _Run, since: datetime | None, batch_lines: int, requests_per_second: float | None
 ) -> None:
     """Finish an interrupted run first (its window is fixed), then fetch up to now."""
-    logs = aws.client(session, "logs", settings.region)
+    store, integ, settings, summary, now = run.store, run.integ, run.settings, run.summary, run.now
+    logs = aws.client(run.session, "logs", settings.region)
     fetched = requests = 0
     while True:
         saved = store.checkpoints(integ.id, "cloudwatch:")
@@ -222,7 +214,7 @@ def _sync_cloudwatch(
         ) -> None:
             summary.fetched = before[0] + reader.events
             summary.requests = before[1] + reader.requests
-            progress(
+            run.progress(
                 Progress(
                     reader.slices_done,
                     reader.slices_total,
@@ -246,18 +238,10 @@ def _sync_cloudwatch(
         since = None  # the interrupted run is done: now from its end to now
 
 
-def _sync_s3(
-    store: Store,
-    integ: Integration,
-    settings: SourceSettings,
-    session: boto3.Session,
-    summary: SyncSummary,
-    since: datetime | None,
-    now: datetime,
-    progress: ProgressCallback,
-    batch_lines: int,
-) -> None:
-    client = aws.client(session, "s3", settings.region)
+def _sync_s3(run: _Run, since: datetime | None, batch_lines: int) -> None:
+    """Fetch the objects not processed yet (by key and ETag) from a day before the last sync."""
+    store, integ, settings, summary, now = run.store, run.integ, run.settings, run.summary, run.now
+    client = aws.client(run.session, "s3", settings.region)
     bucket, prefix = settings.bucket or "", settings.normalised_prefix
     synced_to = store.get_checkpoint(integ.id, s3.KEY_SYNCED_TO)
     if since is None:
@@ -269,7 +253,7 @@ def _sync_s3(
         )
     summary.window_from, summary.window_to, summary.unit = since, now, "objects"
     seen = store.checkpoints(integ.id, s3.OBJECT_PREFIX)
-    progress(Progress(0, None, "objects", f"Listing s3://{bucket}/{prefix}"))
+    run.progress(Progress(0, None, "objects", f"Listing s3://{bucket}/{prefix}"))
     todo = [
         obj
         for obj in s3.list_log_objects(client, bucket, prefix, since)
@@ -280,7 +264,7 @@ def _sync_s3(
 
     def report() -> None:
         summary.fetched = reader.objects_done
-        progress(
+        run.progress(
             Progress(
                 reader.objects_done,
                 len(todo),

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from bedrock_explorer.store import Store
+from tests.conftest import held_by_another_process
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 
@@ -65,25 +63,7 @@ def test_removing_demo_data_shows_the_empty_state_and_it_stays_removed(app_db: P
 
 def test_a_busy_database_is_explained_not_crashed(app_db: Path) -> None:
     Store(app_db).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import duckdb, sys
-            con = duckdb.connect({str(app_db)!r})
-            print("held", flush=True)
-            sys.stdin.read()
-        """),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with held_by_another_process(app_db):
         at = _app().run(timeout=60)
         assert not at.exception
         assert any("in use by process" in e.value for e in at.error)
-    finally:
-        holder.communicate("")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from bedrock_explorer.errors import (
 )
 from bedrock_explorer.raw import RawBatch
 from bedrock_explorer.store import Store, schema
-from tests.conftest import line
+from tests.conftest import held_by_another_process, line
 
 
 def _totals(store: Store) -> tuple[int, int, int, int]:
@@ -199,31 +198,13 @@ def test_migrations_bring_an_old_file_forward(
 
 def test_a_database_held_by_another_process_gives_a_clear_message(db_path: Path) -> None:
     Store(db_path).close()
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(f"""
-            import duckdb, sys, time
-            con = duckdb.connect({str(db_path)!r})
-            print("held", flush=True)
-            sys.stdin.read()
-        """),
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+    with held_by_another_process(db_path) as holder:
         started = time.monotonic()
         with pytest.raises(DatabaseBusyError) as err:
             Store(db_path, wait_seconds=0.5)
         assert time.monotonic() - started < 5
         assert f"process {holder.pid}" in str(err.value)
         assert "try again" in str(err.value)
-    finally:
-        holder.communicate("")
     Store(db_path).close()  # free again once the other process is gone
 
 
@@ -242,8 +223,6 @@ def test_duckdb_version_is_pinned_to_a_compatible_major() -> None:
 
 
 def test_a_sync_whose_process_is_gone_is_shown_as_interrupted(store: Store) -> None:
-    import subprocess
-    import sys
 
     from bedrock_explorer.integration_list import status_label
 
