@@ -99,12 +99,13 @@ def prefetch(items: Iterable[T]) -> Iterator[T]:
 def arrived(items: Iterable[T], weight: Callable[[T], int], budget: int) -> Iterator[list[T]]:
     """Produce items on a background thread; hand on, each time, *all* that arrived meanwhile.
 
-    Why: writing a transaction has a fixed cost (~25 ms: the commit, the repeat checks), while
-    fetched objects come in many small pieces. Taking whatever has arrived whenever the writer is
-    free batches by itself — small groups while the writer keeps up, larger ones when it falls
-    behind — so fetching and writing overlap without a tuned group size. The producer pulls the
-    next item only while less than ``budget`` (by ``weight``) is held untaken, which bounds
-    memory: at most ``budget`` plus one item waits, besides the group the consumer holds.
+    Why: writing a batch has a fixed cost (10 to 25 ms: handing the batch over, the repeat
+    check, new model ids and identities), while fetched objects come in many small pieces.
+    Taking whatever has arrived whenever the writer is free batches by itself — small groups
+    while the writer keeps up, larger ones when it falls behind — so fetching and writing
+    overlap without a tuned group size. The producer pulls the next item only while less than
+    ``budget`` (by ``weight``) is held untaken, which bounds memory: at most ``budget`` plus one
+    item waits, besides the group the consumer holds.
     """
     cond = threading.Condition()
     buffer: list[T] = []

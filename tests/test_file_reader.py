@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -140,3 +141,23 @@ def test_which_files_duckdb_may_read_itself(tmp_path: Path) -> None:
     assert kind("d.json", b'{"events": [{"message": "x"}]}') is None
     assert kind("e.log", b"2024-05-01T10:00:00.000Z " + record) is None
     assert kind("f.gz", b"\x1f\x8b not really gzip") is None
+
+
+def test_progress_of_a_long_statement_is_reported_on_the_callers_thread(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bedrock_explorer.store import writer
+
+    monkeypatch.setattr(writer, "PROGRESS_EVERY_SECONDS", 0.02)
+    caller = threading.get_ident()
+    seen: list[tuple[float, bool]] = []
+    with writer._progress_tracked(store.con, True):
+        rows = writer._run_reporting(
+            store.con,
+            "SELECT sum(hash(i)) FROM range($n) t(i)",
+            {"n": 100_000_000},
+            lambda part: seen.append((part, threading.get_ident() == caller)),
+        )
+    assert rows[0][0] is not None
+    assert seen and all(on_caller for _, on_caller in seen)
+    assert all(0 <= part <= 1 for part, _ in seen)

@@ -19,8 +19,9 @@ Why it is shaped this way (figures in ``bench/README.md``):
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 
 import duckdb
 import pyarrow as pa
@@ -29,6 +30,8 @@ from bedrock_explorer import model_ids, records
 from bedrock_explorer.raw import BatchResult, RawBatch
 
 _NOW = "current_timestamp AT TIME ZONE 'UTC'"
+#: How often a long statement's progress is reported.
+PROGRESS_EVERY_SECONDS = 0.5
 _COLS = ", ".join(records.INVOCATION_COLUMNS)
 
 
@@ -71,25 +74,25 @@ def write_files(
     rolls back, and the caller re-reads those files line by line, which quarantines the bad lines
     with their line numbers. DuckDB's message is dropped unread: it may quote a line's content.
 
-    ``progress`` gets the fraction of the files read so far, about twice a second.
+    ``progress`` gets the fraction of the files read so far, about twice a second, on the
+    caller's thread (the dashboard's progress bar must be updated from there).
     """
+    sql = f"""
+        INSERT INTO invocations ({_COLS}, integration_id, ingested_at)
+        SELECT {_COLS}, $integration, {_NOW} FROM ({records.FILE_PARSE_SQL})
+        WHERE CASE WHEN reason IS NULL THEN true ELSE error('needs the line form') END
+    """
+    params = {"integration": integration_id, "files": files, "compression": compression}
     result = BatchResult()
-    cur.execute("BEGIN TRANSACTION")
-    try:
-        with _reporting_progress(cur, progress):
-            good = cur.execute(
-                f"""
-                INSERT INTO invocations ({_COLS}, integration_id, ingested_at)
-                SELECT {_COLS}, $integration, {_NOW} FROM ({records.FILE_PARSE_SQL})
-                WHERE CASE WHEN reason IS NULL THEN true ELSE error('needs the line form') END
-                """,
-                {"integration": integration_id, "files": files, "compression": compression},
-            ).fetchall()[0][0]
-    except BaseException as err:
-        cur.execute("ROLLBACK")
-        if isinstance(err, duckdb.Error) and not isinstance(err, duckdb.InterruptException):
-            return None
-        raise
+    with _progress_tracked(cur, progress is not None):
+        cur.execute("BEGIN TRANSACTION")
+        try:
+            good = _run_reporting(cur, sql, params, progress)[0][0]
+        except BaseException as err:
+            cur.execute("ROLLBACK")
+            if isinstance(err, duckdb.Error) and not isinstance(err, duckdb.InterruptException):
+                return None
+            raise
     try:
         result.inserted = good - _delete_repeats(cur, integration_id)
         result.duplicates = good - result.inserted
@@ -106,35 +109,47 @@ def write_files(
 
 
 @contextlib.contextmanager
-def _reporting_progress(
-    cur: duckdb.DuckDBPyConnection, progress: Callable[[float], None] | None
-) -> Iterator[None]:
-    """Report DuckDB's own progress of the statement run inside, from a helper thread.
-
-    One statement may read a large file for a minute; without this a progress bar would stand
-    still. DuckDB tracks progress only while its progress bar is on (printing stays off).
-    """
-    if progress is None:
+def _progress_tracked(cur: duckdb.DuckDBPyConnection, on: bool) -> Iterator[None]:
+    """DuckDB tracks a statement's progress only while its progress bar is on (printing off)."""
+    if not on:
         yield
         return
-    done = threading.Event()
-
-    def poll() -> None:
-        while not done.wait(0.5):
-            percent = cur.query_progress()
-            if percent >= 0:
-                progress(min(percent, 100.0) / 100.0)
-
     cur.execute("SET enable_progress_bar_print = false")
     cur.execute("SET enable_progress_bar = true")
-    watcher = threading.Thread(target=poll, name="bedrock-explorer-progress", daemon=True)
-    watcher.start()
     try:
         yield
     finally:
-        done.set()
-        watcher.join()
         cur.execute("SET enable_progress_bar = false")
+
+
+def _run_reporting(
+    cur: duckdb.DuckDBPyConnection,
+    sql: str,
+    params: dict[str, object],
+    progress: Callable[[float], None] | None,
+) -> list[tuple]:
+    """Run one statement; while it runs, report DuckDB's progress of it from this thread.
+
+    One statement may read a large file for a minute: without this a progress bar would stand
+    still. The statement runs on a helper thread (DuckDB releases the GIL), so that ``progress``
+    is called here; Ctrl-C here interrupts the statement.
+    """
+    if progress is None:
+        return cur.execute(sql, params).fetchall()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="bedrock-explorer-sql") as pool:
+        running = pool.submit(lambda: cur.execute(sql, params).fetchall())
+        try:
+            while True:
+                try:
+                    return running.result(timeout=PROGRESS_EVERY_SECONDS)
+                except FuturesTimeout:
+                    percent = cur.query_progress()
+                    if percent >= 0:
+                        progress(min(percent, 100.0) / 100.0)
+        except BaseException:
+            if not running.done():
+                cur.interrupt()
+            raise
 
 
 def _write_batch(
