@@ -169,3 +169,37 @@ def test_a_sync_from_cloudwatch_and_s3_stores_no_prompt_text(
     data = _database_bytes(uncompressed_db)
     assert POSITIVE_CONTROL.encode() in data, "the byte search cannot see stored strings"
     assert CANARY_PROMPT.encode() not in data and CANARY_ANSWER.encode() not in data
+
+
+def test_files_read_by_duckdb_itself_leave_no_prompt_text_either(
+    uncompressed_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bedrock_explorer.sources import local_files
+
+    logs = tmp_path / "clean"
+    logs.mkdir()
+    clean = []
+    for text in _canary_lines():  # the seven good records, not the three malformed ones
+        try:
+            record = json.loads(text)
+        except json.JSONDecodeError:
+            continue
+        if "requestId" in record and record["timestamp"] != CANARY_PROMPT:
+            clean.append(text)
+    assert len(clean) == 7
+    (logs / "canary.jsonl").write_text("\n".join(clean) + "\n")
+    (logs / "public.jsonl").write_text(PUBLIC_RECORDS.read_text())
+
+    def line_path_used(*args: object) -> None:
+        raise AssertionError("these clean files should be read by DuckDB itself")
+
+    monkeypatch.setattr(local_files, "read_file", line_path_used)
+    with Store(uncompressed_db) as store:
+        store.con.execute("PRAGMA force_compression = 'uncompressed'")
+        summary = import_paths(store, [str(logs)], "privacy")
+        assert summary.inserted == len(clean) + 7 and summary.quarantined == 0
+        store.con.execute("CHECKPOINT")
+    data = _database_bytes(uncompressed_db)
+    assert POSITIVE_CONTROL.encode() in data, "the byte search cannot see stored strings"
+    for secret in [CANARY_PROMPT, CANARY_ANSWER, *FIXTURE_TEXTS]:
+        assert secret.encode() not in data, f"{secret!r} reached the database file"
