@@ -7,7 +7,7 @@ is not drawn), so Back/Next and leaving the page keep it; nothing is saved befor
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -29,6 +29,7 @@ AUTH_LABELS = {
     "Named profile": "profile",
     "Assume a role": "role",
 }
+T = TypeVar("T")
 REACH = {"7 days": 7, "30 days": 30, "90 days": 90, "1 year": 365}
 STATUS_ICONS = {
     "Active": ":material/check_circle:",
@@ -168,6 +169,16 @@ def step_logging(w: dict[str, Any]) -> None:
         st.rerun()
 
 
+def choose(
+    label: str, options: dict[str, T], current: T, *, key: str, default: T | None = None
+) -> T:
+    """A horizontal radio over labelled values, showing ``current`` (else ``default``) chosen."""
+    values = list(options.values())
+    chosen = current if current in values else default
+    index = values.index(chosen) if chosen in values else 0
+    return options[st.radio(label, list(options), index=index, horizontal=True, key=key)]
+
+
 def step_iam(w: dict[str, Any]) -> None:
     st.markdown(
         "The integration needs read access to the logs: `logs:DescribeLogGroups`, "
@@ -175,16 +186,7 @@ def step_iam(w: dict[str, Any]) -> None:
         "policies of the role your credentials use and evaluates them — **nothing is changed in "
         "AWS**; if something is missing you get the exact policy to paste."
     )
-    kinds = list(KINDS)
-    w["kind"] = KINDS[
-        st.radio(
-            "Logs are in",
-            kinds,
-            index=list(KINDS.values()).index(w["kind"]),
-            horizontal=True,
-            key="wz_kind_iam",
-        )
-    ]
+    w["kind"] = choose("Logs are in", KINDS, w["kind"], key="wz_kind_iam")
     if w["kind"] == "cloudwatch":
         w["log_group"] = st.text_input("Log group", value=w["log_group"], key="wz_lg_iam")
     elif w["kind"] == "s3":
@@ -226,16 +228,7 @@ def step_setup(w: dict[str, Any], store: Store) -> None:
         help="Unique and descriptive: it labels this source in every chart and export.",
         key="wz_name",
     )
-    kinds = list(KINDS)
-    w["kind"] = KINDS[
-        st.radio(
-            "Source",
-            kinds,
-            index=list(KINDS.values()).index(w["kind"]),
-            horizontal=True,
-            key="wz_kind",
-        )
-    ]
+    w["kind"] = choose("Source", KINDS, w["kind"], key="wz_kind")
     settings = settings_of(w)
     if w["kind"] == "cloudwatch":
         if "known_groups" not in w:
@@ -264,17 +257,13 @@ def step_setup(w: dict[str, Any], store: Store) -> None:
     else:
         w["path"] = st.text_input("Folder on this machine", value=w["path"], key="wz_path")
     if w["kind"] != "local":
-        labels = list(REACH)
-        current = next((k for k, v in REACH.items() if v == w["days"]), "30 days")
-        w["days"] = REACH[
-            st.radio(
-                "First sync reaches back",
-                labels,
-                index=labels.index(current),
-                horizontal=True,
-                key="wz_days",
-            )
-        ]
+        w["days"] = choose(
+            "First sync reaches back",
+            REACH,
+            w["days"],
+            key="wz_days",
+            default=DEFAULT_FIRST_SYNC_DAYS,
+        )
     if nav(w, next_label="Save and continue"):
         try:
             settings = settings_of(w)
