@@ -108,13 +108,8 @@ def test_wizard_happy_path_ends_with_a_synced_integration(db: Path, account: Non
 
 
 def test_no_credentials_are_explained_in_step_one(
-    db: Path, account: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    db: Path, account: None, no_aws_credentials: None
 ) -> None:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     at = page()
     click(at, "Add Bedrock integration")
     click(at, "Check logging configuration")

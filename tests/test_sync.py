@@ -203,14 +203,9 @@ def test_the_wrong_region_is_a_missing_log_group(store: Store, seeded: Seeded) -
 
 
 def test_missing_credentials_explain_the_fix(
-    store: Store, seeded: Seeded, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+    store: Store, seeded: Seeded, no_aws_credentials: None
 ) -> None:
     _add_cw(store)
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     with pytest.raises(UserFacingError, match="No AWS credentials") as caught:
         sync_integration(store, "prod", now=NOW)
     assert "aws configure" in str(caught.value)

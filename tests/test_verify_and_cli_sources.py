@@ -90,13 +90,8 @@ def test_a_typo_in_the_log_group_is_caught_with_a_suggestion(account: None) -> N
 
 
 def test_no_credentials_fail_first_and_skip_the_rest(
-    account: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    account: None, no_aws_credentials: None
 ) -> None:
-    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        monkeypatch.delenv(key)
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     report = check_connection(cw())
     assert report.checks[0].status == FAIL and "No AWS credentials" in report.checks[0].message
     assert [c.status for c in report.checks[1:]] == [SKIP, SKIP, SKIP]
