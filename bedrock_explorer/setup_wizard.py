@@ -15,9 +15,14 @@ from bedrock_explorer import aws
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam import live
 from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, Report, report
-from bedrock_explorer.sources import cloudwatch
 from bedrock_explorer.sources.settings import Auth, SourceSettings
-from bedrock_explorer.sync import SessionFactory, close_names, default_session
+from bedrock_explorer.sync import (
+    SessionFactory,
+    close_names,
+    default_session,
+    did_you_mean,
+    log_group_names,
+)
 from bedrock_explorer.verify import LoggingDestinations, logging_destinations
 
 _AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -107,11 +112,7 @@ def target_of(settings: SourceSettings, account: str) -> LogGroupTarget | Bucket
 
 def log_groups(settings: SourceSettings, factory: SessionFactory = default_session) -> list[str]:
     """The account's log groups in the region, for the picker (empty if they cannot be listed)."""
-    try:
-        logs = aws.client(factory(settings), "logs", settings.region)
-        return cloudwatch.list_log_groups(logs)
-    except (*_AWS_ERRORS, UserFacingError):
-        return []
+    return log_group_names(settings, factory)
 
 
 def check_log_group_name(settings: SourceSettings, known: list[str]) -> None:
@@ -121,7 +122,7 @@ def check_log_group_name(settings: SourceSettings, known: list[str]) -> None:
         return
     close = close_names(name, known)
     fix = (
-        "did you mean " + " or ".join(repr(c) for c in close) + "?"
+        did_you_mean(close)
         if close
         else "pick one of the account's log groups, or check the region"
     )

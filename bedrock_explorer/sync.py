@@ -308,7 +308,7 @@ def _explain(
         if code == "ResourceNotFoundException":
             close = suggest_log_groups(settings, session_factory)
             fix = (
-                "did you mean " + " or ".join(repr(c) for c in close) + "? Edit the integration"
+                did_you_mean(close) + " Edit the integration"
                 if close
                 else "check the log group name and region in Bedrock → Settings → Model "
                 "invocation logging, then edit the integration"
@@ -335,16 +335,27 @@ def _explain(
     )
 
 
+def log_group_names(
+    settings: SourceSettings, session_factory: SessionFactory = default_session
+) -> list[str]:
+    """The account's log groups in the integration's region (empty if they cannot be listed)."""
+    try:
+        logs = aws.client(session_factory(settings), "logs", settings.region)
+        return cloudwatch.list_log_groups(logs)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, UserFacingError):
+        return []
+
+
 def suggest_log_groups(
     settings: SourceSettings, session_factory: SessionFactory = default_session, n: int = 3
 ) -> list[str]:
     """Existing log group names close to the configured one (a typo's likely fix)."""
-    try:
-        logs = aws.client(session_factory(settings), "logs", settings.region)
-        names = cloudwatch.list_log_groups(logs)
-    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError, UserFacingError):
-        return []
-    return close_names(settings.log_group or "", names, n)
+    return close_names(settings.log_group or "", log_group_names(settings, session_factory), n)
+
+
+def did_you_mean(names: list[str]) -> str:
+    """``did you mean 'a' or 'b'?`` — the fix offered for a mistyped name."""
+    return "did you mean " + " or ".join(repr(name) for name in names) + "?"
 
 
 def close_names(name: str, names: list[str], n: int = 3) -> list[str]:

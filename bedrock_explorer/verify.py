@@ -18,7 +18,7 @@ from bedrock_explorer import aws, records
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.sources import cloudwatch, s3
 from bedrock_explorer.sources.settings import SourceSettings
-from bedrock_explorer.sync import SessionFactory, close_names, default_session
+from bedrock_explorer.sync import SessionFactory, close_names, default_session, did_you_mean
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 _AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -196,7 +196,7 @@ def _check_log_group(report: ConnectionReport, settings: SourceSettings, session
         return
     if not exists:
         fix = (
-            "did you mean " + " or ".join(repr(s) for s in report.suggestions) + "?"
+            did_you_mean(report.suggestions)
             if report.suggestions
             else "copy the exact name from Bedrock → Settings → Model invocation logging "
             "(names are case-sensitive), and check the region"
