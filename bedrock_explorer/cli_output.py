@@ -6,6 +6,7 @@ script parsing ``--json`` or a cron mail reading a table sees one style.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from datetime import date, datetime
@@ -15,6 +16,14 @@ import pandas as pd
 from tqdm import tqdm
 
 from bedrock_explorer.ingest import Progress
+
+
+def date_argument(text: str) -> date:
+    """An argparse type for ``YYYY-MM-DD``, refusing anything else with that hint."""
+    try:
+        return datetime.strptime(text, "%Y-%m-%d").date()
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from err
 
 
 class Bar:

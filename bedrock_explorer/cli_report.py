@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bedrock_explorer import explorer, export
-from bedrock_explorer.cli_output import json_default, records
+from bedrock_explorer.cli_output import date_argument, json_default, records
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
@@ -75,13 +75,6 @@ def cmd_report(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
-def _date(text: str) -> Any:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from err
-
-
 def add_parser(sub: Any) -> None:
     p = sub.add_parser("report", help="cost grouped by model, day, identity … (CSV, JSON, table)")
     p.add_argument(
@@ -91,8 +84,10 @@ def add_parser(sub: Any) -> None:
         + ", ".join(d.replace(" ", "_") for d in explorer.DIMENSIONS)
         + "; plus one of hour, day, week, month (default: model)",
     )
-    p.add_argument("--from", dest="date_from", type=_date, metavar="YYYY-MM-DD")
-    p.add_argument("--to", dest="date_to", type=_date, metavar="YYYY-MM-DD", help="inclusive")
+    p.add_argument("--from", dest="date_from", type=date_argument, metavar="YYYY-MM-DD")
+    p.add_argument(
+        "--to", dest="date_to", type=date_argument, metavar="YYYY-MM-DD", help="inclusive"
+    )
     p.add_argument(
         "--filter",
         action="append",

@@ -14,7 +14,7 @@ from typing import Any
 
 import boto3
 
-from bedrock_explorer.cli_output import Bar, emit, print_json, records
+from bedrock_explorer.cli_output import Bar, date_argument, emit, print_json, records
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.integration_list import integrations_frame, source_label
 from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, SourceSettings
@@ -217,13 +217,6 @@ def cmd_sync(args: argparse.Namespace, store: Store) -> int:
     return 1 if failed else 0
 
 
-def _date(text: str) -> Any:
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from err
-
-
 def add_parsers(sub: Any) -> None:
     """Register ``integrations …`` and ``sync`` on the main parser."""
     integrations = sub.add_parser("integrations", help="where logs come from: add, list, test …")
@@ -276,7 +269,7 @@ def add_parsers(sub: Any) -> None:
     p.add_argument("--all", action="store_true", help="every integration except demo data")
     p.add_argument(
         "--since",
-        type=_date,
+        type=date_argument,
         metavar="YYYY-MM-DD",
         help="re-read from this date (nothing already stored is stored twice)",
     )
