@@ -36,7 +36,7 @@ from bedrock_explorer import explorer, records
 from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
 from bedrock_explorer.store.writer import insert_model_id
-from bench.pricing import MODEL_IDS, timed  # the pricing benchmark's mix and timer
+from bench.pricing import MODEL_IDS, build_once, timed  # the pricing benchmark's helpers
 
 OUT = ROOT / "bench" / "out"
 
@@ -117,10 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"explorer-{args.rows}-{datetime.now(UTC):%Y%m%d}.duckdb"
-    if not path.exists():
-        started = time.perf_counter()
-        build(path, args.rows)
-        print(f"built {path.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    build_once(path, build, args.rows)
     f = explorer.default_filters()
     with Store(path) as store:
         total = store.con.execute("SELECT count(*) FROM invocations").fetchall()[0][0]

@@ -17,6 +17,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
@@ -110,6 +111,14 @@ def timed(run, runs: int) -> tuple[float, int]:  # type: ignore[no-untyped-def]
     return statistics.median(samples), n
 
 
+def build_once(path: Path, build: Callable[[Path, int], None], rows: int) -> None:
+    """Build the benchmark database unless a cached one is there (building takes minutes)."""
+    if not path.exists():
+        started = time.perf_counter()
+        build(path, rows)
+        print(f"built {path.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
@@ -117,10 +126,7 @@ def main() -> None:
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"pricing-{args.rows}.duckdb"
-    if not path.exists():
-        started = time.perf_counter()
-        build(path, args.rows)
-        print(f"built {path.name} in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    build_once(path, build, args.rows)
     with Store(path) as store:
         book.compile_price_points(store)
         since = datetime(2026, 1, 1)
