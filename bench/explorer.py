@@ -36,7 +36,7 @@ from bedrock_explorer import explorer, records
 from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
 from bedrock_explorer.store.writer import insert_model_id
-from bench.pricing import MODEL_IDS, build_once, timed  # the pricing benchmark's helpers
+from bench.pricing import COLUMNS, MODEL_IDS, build_once, timed  # the pricing benchmark's helpers
 
 OUT = ROOT / "bench" / "out"
 
@@ -49,13 +49,7 @@ def build(path: Path, rows: int) -> None:
         integ = [store.add_integration(f"bench-{n}", "local").id for n in range(3)]
         store.con.execute(
             f"""
-            INSERT INTO invocations
-                (integration_id, request_id, ts, account_id, region, inference_region,
-                 operation, model_id, identity_arn, input_tokens, output_tokens,
-                 cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, image_count,
-                 performance_tier, stop_reason, outcome, error_code, latency_ms,
-                 first_byte_latency_ms, body_offloaded, request_metadata, schema_version,
-                 ingested_at)
+            INSERT INTO invocations (integration_id, {COLUMNS}, ingested_at)
             SELECT ([{", ".join(map(str, integ))}])[CAST(1 + n % 3 AS BIGINT)], 'req-' || n,
                    ?::TIMESTAMP + to_seconds(CAST(n * 7776000 // ? AS BIGINT)),
                    (['111122223333', '444455556666', '777788889999'])[CAST(1 + n % 3 AS BIGINT)],

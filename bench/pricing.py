@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bedrock_explorer import queries
+from bedrock_explorer import queries, records
 from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
 from bedrock_explorer.store.writer import insert_model_id
@@ -64,19 +64,17 @@ WHERE ts >= ? GROUP BY ALL
 """
 
 
+#: The stored columns in table order, for the synthetic INSERTs of both benchmarks.
+COLUMNS = ", ".join(records.INVOCATION_COLUMNS)
+
+
 def build(path: Path, rows: int) -> None:
     ids = ", ".join(f"'{m}'" for m in MODEL_IDS)
     with Store(path) as store:
         integ = store.add_integration("bench", "local")
         store.con.execute(
             f"""
-            INSERT INTO invocations
-                (integration_id, request_id, ts, account_id, region, inference_region,
-                 operation, model_id, identity_arn, input_tokens, output_tokens,
-                 cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, image_count,
-                 performance_tier, stop_reason, outcome, error_code, latency_ms,
-                 first_byte_latency_ms, body_offloaded, request_metadata, schema_version,
-                 ingested_at)
+            INSERT INTO invocations (integration_id, {COLUMNS}, ingested_at)
             SELECT ?, 'req-' || n,
                    TIMESTAMP '2026-01-01' + to_seconds(CAST(n * 7776000 // ? AS BIGINT)),
                    '111122223333', 'us-east-1', NULL, 'Converse',
