@@ -15,7 +15,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from bedrock_explorer import __version__, aws, cli_report, cli_sources, demo, model_ids, queries
+from bedrock_explorer import __version__, aws, cli_report, cli_sources, demo, queries
 from bedrock_explorer.cli_output import Bar, emit, print_json, print_table, records
 from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
 from bedrock_explorer.errors import UserFacingError
@@ -244,11 +244,6 @@ def cmd_prices_refresh(args: argparse.Namespace, store: Store) -> int:
 def cmd_prices_map(args: argparse.Namespace, store: Store) -> int:
     if not args.remove and not args.model:
         raise UserFacingError("No model id given", 'use: prices map "NAME" MODEL_ID (or --remove)')
-    if args.model and model_ids.resolve(args.model).base_model != args.model:
-        raise UserFacingError(
-            f"{args.model!r} is not a base model id",
-            "give one such as anthropic.claude-sonnet-4-5-20250929-v1:0 (no geo prefix, no ARN)",
-        )
     price_list.map_name(store, args.name, None if args.remove else args.model)
     if args.remove:
         print(f"{args.name!r} is no longer tied to a model id.")

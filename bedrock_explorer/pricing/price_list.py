@@ -35,7 +35,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from bedrock_explorer import aws
+from bedrock_explorer import aws, model_ids
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.pricing import catalog
 from bedrock_explorer.pricing.catalog import LAYER_PRICE_LIST, RateRow
@@ -274,6 +274,11 @@ def name_map(store: Store) -> dict[str, str]:
 
 def map_name(store: Store, name: str, model_key: str | None) -> None:
     """Tie a Price List name to a model id (``None`` removes the tie); used by the next refresh."""
+    if model_key is not None and model_ids.resolve(model_key).base_model != model_key:
+        raise UserFacingError(
+            f"{model_key!r} is not a base model id",
+            "give one such as anthropic.claude-sonnet-4-5-20250929-v1:0 (no geo prefix, no ARN)",
+        )
     names = name_map(store)
     if model_key is None:
         names.pop(name, None)
