@@ -91,7 +91,7 @@ def show_checks(report: ConnectionReport) -> None:
 
 
 def nav(w: dict[str, Any], *, back: bool = True, next_label: str | None = "Next") -> bool:
-    cols = st.columns([1, 1, 6])
+    cols = st.columns([1, 2, 5])  # room for "Save and continue" on one line
     if back and cols[0].button("Back", key=f"back_{w['step']}", icon=":material/arrow_back:"):
         w["step"] -= 1
         st.rerun()
@@ -109,13 +109,7 @@ def step_logging(w: dict[str, Any]) -> None:
     )
     c1, c2 = st.columns(2)
     w["region"] = c1.text_input("AWS region of the logs", value=w["region"], key="wz_region")
-    labels = list(AUTH_LABELS)
-    current = labels[list(AUTH_LABELS.values()).index(w["auth_mode"])]
-    w["auth_mode"] = AUTH_LABELS[
-        c2.radio(
-            "Authentication", labels, index=labels.index(current), horizontal=True, key="wz_auth"
-        )
-    ]
+    w["auth_mode"] = choose("Authentication", AUTH_LABELS, w["auth_mode"], key="wz_auth", where=c2)
     if w["auth_mode"] in ("profile", "role"):
         w["profile"] = c1.text_input(
             "Profile"
@@ -170,13 +164,20 @@ def step_logging(w: dict[str, Any]) -> None:
 
 
 def choose(
-    label: str, options: dict[str, T], current: T, *, key: str, default: T | None = None
+    label: str,
+    options: dict[str, T],
+    current: T,
+    *,
+    key: str,
+    default: T | None = None,
+    where: Any = st,
 ) -> T:
-    """A horizontal radio over labelled values, showing ``current`` (else ``default``) chosen."""
+    """A horizontal radio over labelled values, showing ``current`` (else ``default``) chosen;
+    ``where`` is the container (a column) to draw it in."""
     values = list(options.values())
     chosen = current if current in values else default
     index = values.index(chosen) if chosen in values else 0
-    return options[st.radio(label, list(options), index=index, horizontal=True, key=key)]
+    return options[where.radio(label, list(options), index=index, horizontal=True, key=key)]
 
 
 def step_iam(w: dict[str, Any]) -> None:
