@@ -509,3 +509,32 @@ def test_latency_optimized_is_what_the_response_says() -> None:
     record = json.loads(line(latency_optimized=True, offloaded=True))
     record["input"]["inputBodyJson"] = {"performanceConfig": {"latency": "optimized"}}
     assert _parsed(json.dumps(record)).performance_tier == "latency_optimized"
+
+
+def test_raw_batch_table_joins_small_pieces_and_keeps_large_ones_in_place() -> None:
+    """Many small pieces (an S3 object each) become few record batches; large pieces are only
+    sliced, never copied; line numbers and locators stay aligned with their lines."""
+    import pyarrow as pa
+
+    from bedrock_explorer import records
+
+    small = [pa.array([f"s{i}-{n}\n" for n in range(300)], pa.large_string()) for i in range(20)]
+    large = pa.array([f"L-{n}\n" for n in range(40_000)], pa.large_string())
+    lines = pa.chunked_array([*small, large, small[0]])
+    refs = pa.array([f"ref {n}" for n in range(1, len(lines) + 1)])
+
+    table = records.raw_batch_table(lines, refs, first_seq=11)
+
+    sizes = [b.num_rows for b in table.to_batches()]
+    assert sum(sizes) == len(lines)
+    assert len(sizes) < 10  # not one record batch per small piece (20 + 3 of them)
+    # Below the minimum only: the small pieces left just before the large one, and the end.
+    assert sum(size < records._MIN_SCAN_CHUNK for size in sizes) <= 2
+    assert all(size <= records._SCAN_CHUNK for size in sizes)
+    # The large piece's record batches point into its own buffer (sliced, not copied).
+    large_data = large.buffers()[2].address
+    in_place = [b for b in table.to_batches() if b.column(2).buffers()[2].address == large_data]
+    assert sum(b.num_rows for b in in_place) >= len(large) - records._SCAN_CHUNK
+    assert table.column("line").to_pylist() == lines.to_pylist()
+    assert table.column("seq").to_pylist() == list(range(11, 11 + len(lines)))
+    assert table.column("ref").to_pylist() == refs.to_pylist()
