@@ -130,17 +130,24 @@ def session_for(auth: Auth, region: str | None = None) -> boto3.Session:
 
 
 def client(
-    sess: boto3.Session, service: str, region: str | None = None, *, attempts: int | None = None
+    sess: boto3.Session,
+    service: str,
+    region: str | None = None,
+    *,
+    attempts: int | None = None,
+    connections: int | None = None,
 ) -> Any:
     """A client with adaptive retries; ``attempts`` lowers them for an optional call that should
-    give up quickly (the IAM policy simulator)."""
-    config = (
-        _CONFIG.merge(
+    give up quickly (the IAM policy simulator); ``connections`` sizes the connection pool for
+    that many threads sharing the client (botocore keeps 10 open, and a thread beyond that opens
+    and drops a connection per request)."""
+    config = _CONFIG
+    if attempts:
+        config = config.merge(
             botocore.config.Config(retries={"mode": "adaptive", "max_attempts": attempts})
         )
-        if attempts
-        else _CONFIG
-    )
+    if connections:
+        config = config.merge(botocore.config.Config(max_pool_connections=connections))
     return sess.client(
         service, region_name=region or sess.region_name or "us-east-1", config=config
     )

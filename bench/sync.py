@@ -14,6 +14,11 @@ S3 delivery layout (gzip NDJSON per hour folder), then, in the same run and alte
 
 moto has no request quota, so ours runs without its 5 requests/s limiter (``--quota`` adds a run
 with it, which is what real AWS allows). Prints medians and the ratio ours / bare.
+
+On loopback a request costs only CPU, which moto and our parser share on the same cores; real S3
+answers a GET in tens of milliseconds. ``--latency-ms N`` adds a bare S3 loop and an S3 sync in
+which every request first waits N ms (a botocore ``before-send`` handler that sleeps, in both),
+to show the regime a real bucket is in.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -42,7 +48,7 @@ from bedrock_explorer.pricing import book
 from bedrock_explorer.sources import s3 as s3_source
 from bedrock_explorer.sources.settings import SourceSettings
 from bedrock_explorer.store import Store
-from bedrock_explorer.sync import sync_integration
+from bedrock_explorer.sync import default_session, sync_integration
 from tests.aws_seed import LOG_GROUP, make_records, seed_bucket, seed_log_group
 
 BUCKET = "bedrock-logs-bench"
@@ -81,8 +87,15 @@ def bare_cloudwatch() -> int:
     return len(messages)
 
 
-def bare_s3() -> int:
+def _delayed(events: Any, latency_ms: float) -> None:
+    """Every request of a client made from ``events`` first waits ``latency_ms`` (network time)."""
+    if latency_ms:
+        events.register("before-send", lambda **_: time.sleep(latency_ms / 1000))
+
+
+def bare_s3(latency_ms: float = 0) -> int:
     client = boto3.client("s3", region_name="us-east-1")
+    _delayed(client.meta.events, latency_ms)
     lines = 0
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
         for obj in page.get("Contents", []):
@@ -92,7 +105,16 @@ def bare_s3() -> int:
     return lines
 
 
-def ours(kind: str, days: int, rps: float) -> tuple[float, int]:
+def _session_with_latency(latency_ms: float) -> Callable[[SourceSettings], boto3.Session]:
+    def factory(settings: SourceSettings) -> boto3.Session:
+        session = default_session(settings)
+        _delayed(session.events, latency_ms)
+        return session
+
+    return factory
+
+
+def ours(kind: str, days: int, rps: float, latency_ms: float = 0) -> tuple[float, int]:
     """Time one sync into a fresh database whose schema and price catalogue already exist
     (created untimed: a one-off cost of a new file, not of syncing)."""
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
@@ -107,7 +129,12 @@ def ours(kind: str, days: int, rps: float) -> tuple[float, int]:
         store.add_integration("bench", kind, settings.to_config())
         book.ensure_compiled(store)
         started = time.perf_counter()
-        summary = sync_integration(store, "bench", requests_per_second=rps)
+        summary = sync_integration(
+            store,
+            "bench",
+            requests_per_second=rps,
+            session_factory=_session_with_latency(latency_ms),
+        )
         return time.perf_counter() - started, summary.inserted
 
 
@@ -123,6 +150,12 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=10, help="spread (moto refuses > 14 days)")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quota", action="store_true", help="also run ours at 5 requests/s")
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="also run both S3 paths with this network time added to every request",
+    )
     args = parser.parse_args()
 
     proc, url = _start_moto()
@@ -149,6 +182,10 @@ def main() -> None:
         }
         if args.quota:
             paths["our CloudWatch sync (5 requests/s)"] = lambda: ours("cloudwatch", args.days, 5.0)
+        if args.latency_ms:
+            late = f"+{args.latency_ms:g} ms a request"
+            paths[f"bare S3 loop, {late}"] = lambda: timed(lambda: bare_s3(args.latency_ms))
+            paths[f"our S3 sync, {late}"] = lambda: ours("s3", args.days, 0, args.latency_ms)
         times: dict[str, list[float]] = {name: [] for name in paths}
         counts: dict[str, int] = {}
         for _ in range(args.runs):

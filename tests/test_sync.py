@@ -19,7 +19,7 @@ import botocore.awsrequest
 import pytest
 from botocore.stub import Stubber
 
-from bedrock_explorer import queries
+from bedrock_explorer import aws, queries
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.sources import cloudwatch
 from bedrock_explorer.sources import s3 as s3_source
@@ -331,6 +331,25 @@ def test_s3_sync_reads_each_object_once(
     assert _totals(store, "archive") == seeded.totals()
     again = sync_integration(store, "archive", now=NOW + timedelta(hours=1))
     assert again.fetched == 0 and again.inserted == 0
+
+
+def test_s3_sync_keeps_a_connection_open_for_each_fetching_thread(
+    store: Store, bucket_seeded: tuple[Seeded, list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """botocore keeps 10 connections by default; with more fetch threads than that, the others
+    would open and drop a connection (TLS handshake included, against real S3) per object."""
+    made: list[Any] = []
+    real_client = aws.client
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        made.append(real_client(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(aws, "client", spy)
+    _add_s3(store, first_sync_days=7)
+    sync_integration(store, "archive", now=NOW)
+    (client,) = made
+    assert client.meta.config.max_pool_connections >= s3_source.WORKERS > 10
 
 
 def test_s3_checkpoints_of_objects_the_next_sync_will_not_list_are_forgotten(
