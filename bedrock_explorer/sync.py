@@ -241,7 +241,7 @@ def _sync_cloudwatch(
 def _sync_s3(run: _Run, since: datetime | None, batch_lines: int) -> None:
     """Fetch the objects not processed yet (by key and ETag) from a day before the last sync."""
     store, integ, settings, summary, now = run.store, run.integ, run.settings, run.summary, run.now
-    client = aws.client(run.session, "s3", settings.region, connections=s3.WORKERS)
+    client = aws.client(run.session, "s3", settings.region, connections=s3.WORKERS, adaptive=False)
     bucket, prefix = settings.bucket or "", settings.normalised_prefix
     synced_to = store.get_checkpoint(integ.id, s3.KEY_SYNCED_TO)
     if since is None:

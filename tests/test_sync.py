@@ -86,7 +86,11 @@ def faulty_session(
         calls["n"] += 1
         if not when(calls["n"]):
             return None
-        body = json.dumps({"__type": code, "message": f"injected {code}"}).encode()
+        body = (
+            f"<Error><Code>{code}</Code><Message>injected {code}</Message></Error>".encode()
+            if operation.startswith("s3.")  # S3 answers errors in XML
+            else json.dumps({"__type": code, "message": f"injected {code}"}).encode()
+        )
         return botocore.awsrequest.AWSResponse(
             request.url, status, {"x-amzn-requestid": "injected"}, _Raw(body)
         )
@@ -333,11 +337,13 @@ def test_s3_sync_reads_each_object_once(
     assert again.fetched == 0 and again.inserted == 0
 
 
-def test_s3_sync_keeps_a_connection_open_for_each_fetching_thread(
+def test_s3_sync_client_keeps_a_connection_per_thread_and_backs_off_without_slowing_down(
     store: Store, bucket_seeded: tuple[Seeded, list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """botocore keeps 10 connections by default; with more fetch threads than that, the others
-    would open and drop a connection (TLS handshake included, against real S3) per object."""
+    would open and drop a connection (TLS handshake included, against real S3) per object. And
+    a few SlowDown answers must not hold the rest of the sync to a few GETs a second, as
+    adaptive retries do (see the SlowDown test)."""
     made: list[Any] = []
     real_client = aws.client
 
@@ -350,6 +356,7 @@ def test_s3_sync_keeps_a_connection_open_for_each_fetching_thread(
     sync_integration(store, "archive", now=NOW)
     (client,) = made
     assert client.meta.config.max_pool_connections >= s3_source.WORKERS > 10
+    assert client.meta.config.retries["mode"] == "standard"
 
 
 def test_s3_checkpoints_of_objects_the_next_sync_will_not_list_are_forgotten(
@@ -415,6 +422,43 @@ def test_s3_missing_bucket_and_denied_access(
         sync_integration(store, "archive", now=NOW, session_factory=factory)
     assert "s3:GetObject" in str(caught.value)
     assert store.get_integration("archive").last_sync_status == "error"
+
+
+def test_s3_slow_down_on_a_share_of_gets_is_retried(
+    store: Store, bucket_seeded: tuple[Seeded, list[str]]
+) -> None:
+    seeded, keys = bucket_seeded
+    _add_s3(store, first_sync_days=7)
+    factory = faulty_session("s3.GetObject", "SlowDown", lambda n: n in (3, 10, 11, 20), status=503)
+    summary = sync_integration(store, "archive", now=NOW, session_factory=factory)
+    assert factory.calls["n"] == len(keys) + 4  # type: ignore[attr-defined]
+    assert summary.fetched == len(keys)
+    assert _totals(store, "archive") == seeded.totals()
+    assert store.get_integration("archive").last_sync_status == "ok"
+
+
+def test_s3_expired_token_mid_sync_keeps_what_was_committed_then_resumes(
+    store: Store, bucket_seeded: tuple[Seeded, list[str]]
+) -> None:
+    """16 GETs are in flight when the token expires: what was written stays, what was fetched
+    but not yet written is dropped with its object unmarked, so the next sync fetches it."""
+    seeded, keys = bucket_seeded
+    _add_s3(store, first_sync_days=7)
+    factory = faulty_session("s3.GetObject", "ExpiredToken", lambda n: n > 40)
+    with pytest.raises(UserFacingError, match="expired") as caught:
+        sync_integration(store, "archive", now=NOW, session_factory=factory)
+    assert "aws sso login" in str(caught.value)
+    integ = store.get_integration("archive")
+    assert integ.last_sync_status == "error" and "expired" in integ.last_sync_message
+    partial = _totals(store, "archive")["invocations"]
+    assert 0 < partial < seeded.totals()["invocations"]
+    assert queries.cost_totals(store)["unpriced_tokens"] == 0, "what was committed is priced"
+    marked = len(store.checkpoints(integ.id, s3_source.OBJECT_PREFIX))
+    assert 0 < marked <= 40
+    summary = sync_integration(store, "archive", now=NOW + timedelta(minutes=10))
+    assert summary.fetched == len(keys) - marked and summary.duplicates == 0
+    assert _totals(store, "archive") == seeded.totals()
+    assert store.get_integration("archive").last_sync_status == "ok"
 
 
 def test_cloudwatch_and_s3_copies_of_the_same_logs_agree(store: Store, seeded: Seeded) -> None:
