@@ -21,7 +21,7 @@ from bedrock_explorer.errors import UserFacingError
 if TYPE_CHECKING:
     from bedrock_explorer.sources.settings import Auth
 
-#: Attempts per request (first try included) before a throttle or transient error is reported.
+#: Retries of a request (after its first try) before a throttle or transient error is reported.
 MAX_ATTEMPTS = 8
 _CONFIG = botocore.config.Config(
     retries={"mode": "adaptive", "max_attempts": MAX_ATTEMPTS}, connect_timeout=10, read_timeout=60
