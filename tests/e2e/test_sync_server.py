@@ -2,7 +2,7 @@
 
 One account, seeded once for the module: a log group with 50,000 records over ten days and the
 same records in an S3 delivery layout. The CLI runs as a real process (as cron would run it), and
-one run is killed with SIGKILL right after it committed its first rows, then resumed.
+one run of each source is killed with SIGKILL right after it committed its first rows, then resumed.
 """
 
 from __future__ import annotations
@@ -121,25 +121,33 @@ def test_cloudwatch_and_s3_syncs_store_all_50k_records(
     assert again.returncode == 0 and again.stdout.count(" 0 new invocations") == 2
 
 
+@pytest.mark.parametrize("kind", ["cloudwatch", "s3"])
 def test_a_sync_killed_mid_run_resumes_to_exactly_the_same_totals(
-    aws: tuple[dict[str, str], Seeded], tmp_path: Path
+    aws: tuple[dict[str, str], Seeded], tmp_path: Path, kind: str
 ) -> None:
     env, seeded = aws
     db = tmp_path / "killed.duckdb"
     wal = Path(f"{db}.wal")
-    added = cli(env, db, "integrations", "add", "cw", "--log-group", LOG_GROUP,
+    source = (
+        ["--log-group", LOG_GROUP]
+        if kind == "cloudwatch"
+        else ["--bucket", BUCKET, "--prefix", "bedrock"]
+    )
+    added = cli(env, db, "integrations", "add", kind, *source,
                 "--region", "us-east-1", "--first-sync-days", "11")  # fmt: skip
     assert added.returncode == 0, added.stderr
     # Rows are committed through DuckDB's write-ahead log: once it holds more than status
     # updates (>1 MB), a batch of invocations is being or has been committed.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bedrock_explorer", "--db", str(db), "sync", "cw"],
+        [sys.executable, "-m", "bedrock_explorer", "--db", str(db), "sync", kind],
         env=env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    # Kill between two commits: the log has grown past 1 MB and then stood still for 100 ms.
+    # Kill between two commits: the log has grown past 1 MB and then stood still for a moment
+    # (CloudWatch commits every ~2 s at 5 requests/s; S3 a few times a second).
+    pause = 0.1 if kind == "cloudwatch" else 0.02
     deadline = time.monotonic() + 120
     last = -1
     while time.monotonic() < deadline and proc.poll() is None:
@@ -147,15 +155,19 @@ def test_a_sync_killed_mid_run_resumes_to_exactly_the_same_totals(
         if size > 1_000_000 and size == last:
             break
         last = size
-        time.sleep(0.1)
+        time.sleep(pause)
     assert proc.poll() is None, "the sync ended before it could be killed"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    partial = totals(db, "cw")["invocations"]
+    partial = totals(db, kind)["invocations"]
     assert 0 < partial < RECORDS, partial
     listed = cli(env, db, "integrations", "list", "--json")
     assert json.loads(listed.stdout)[0]["status"] == "Interrupted"
-    resumed = cli(env, db, "sync", "cw")
+    resumed = cli(env, db, "sync", kind)
     assert resumed.returncode == 0, resumed.stderr
-    assert "resumed" in resumed.stdout
-    assert totals(db, "cw") == seeded.totals()
+    assert f"{RECORDS - partial:,} new invocations" in resumed.stdout, resumed.stdout
+    if kind == "cloudwatch":
+        assert "resumed" in resumed.stdout  # the killed run's window is finished first
+    else:
+        assert " 0 already stored" in resumed.stdout  # objects written before are not fetched
+    assert totals(db, kind) == seeded.totals()
