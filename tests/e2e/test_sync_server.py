@@ -2,7 +2,8 @@
 
 One account, seeded once for the module: a log group with 50,000 records over ten days and the
 same records in an S3 delivery layout. The CLI runs as a real process (as cron would run it), and
-one run of each source is killed with SIGKILL right after it committed its first rows, then resumed.
+one run of each source is killed with SIGKILL right after it committed its first rows, then
+resumed.
 """
 
 from __future__ import annotations
