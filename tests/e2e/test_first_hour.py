@@ -100,6 +100,22 @@ def _metric(pg, label: str) -> str:  # type: ignore[no-untyped-def]
     return metric.locator("[data-testid=stMetricValue]").inner_text()
 
 
+def _sync_now(pg, servers: Servers, name: str) -> tuple[int, str]:  # type: ignore[no-untyped-def]
+    """Click the Integrations list's one *Sync now* (demo integrations have none); returns the
+    integration's stored invocations and its last sync message."""
+    _button(pg, "Sync now").wait_for()
+    settle(pg)
+    _button(pg, "Sync now").click()
+    settle_after_change(pg)
+    pg.get_by_text("Active").first.wait_for()
+    with Store(servers.db_path, wait_seconds=30) as store:
+        integ = store.get_integration(name)
+        count = store.con.execute(
+            "SELECT count(*) FROM invocations WHERE integration_id = ?", [integ.id]
+        ).fetchall()[0][0]
+    return count, integ.last_sync_message
+
+
 def test_first_hour_then_the_next_day(servers: Servers, page, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     records = _seed(servers)
     page.goto(servers.app_url)
@@ -189,20 +205,8 @@ def test_first_hour_then_the_next_day(servers: Servers, page, tmp_path: Path) ->
     )
     seed_log_group(_aws(servers, "logs"), fresh, create=False)
     page.get_by_role("link", name="Integrations").click()
-    _button(page, "Sync now").wait_for()
-    settle(page)
-    # the demo integrations have no source to sync: the one "Sync now" is ours
-    _button(page, "Sync now").click()
-    settle_after_change(page)
-    page.get_by_text("Active").first.wait_for()
-    with Store(servers.db_path, wait_seconds=30) as store:
-        integ = store.get_integration(NAME)
-        count = store.con.execute(
-            "SELECT count(*) FROM invocations WHERE integration_id = ?", [integ.id]
-        ).fetchall()[0][0]
+    count, message = _sync_now(page, servers, NAME)
     assert count == 3050
-    assert "50 new invocations" in integ.last_sync_message
-    fetched = int(
-        re.search(r"([\d,]+) events fetched", integ.last_sync_message).group(1).replace(",", "")
-    )
+    assert "50 new invocations" in message
+    fetched = int(re.search(r"([\d,]+) events fetched", message).group(1).replace(",", ""))
     assert fetched < 500, "only the overlap and the new events are read again"
