@@ -42,3 +42,5 @@ class BatchResult:
     inserted: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    #: Blank lines: neither records nor errors (inserted + duplicates + bad + blank = lines).
+    blank: int = 0

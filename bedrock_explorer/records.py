@@ -110,6 +110,16 @@ TOKEN_FIELDS: tuple[tuple[str, str, str], ...] = (
 #: quarantined.
 BLANK = "blank line"
 
+#: The largest token count a record may carry (one request of today's largest context window is
+#: a few million tokens). Above it the record is quarantined: a count near 2^63 would overflow
+#: every sum that includes it.
+MAX_TOKENS = 1_000_000_000
+#: Longer request or model ids are not Bedrock's (a model ARN is at most 2,048 characters).
+MAX_ID_LENGTH = 2048
+#: Timestamps outside these years (``infinity``, ``epoch``, year 0) are quarantined.
+FIRST_YEAR = 1990
+LAST_YEAR = 2100
+
 TIER_STANDARD = "standard"
 TIER_LATENCY_OPTIMIZED = "latency_optimized"
 
@@ -158,15 +168,19 @@ def _build_parse_sql(tolerant: bool) -> str:
 
     ``tolerant`` wraps the JSON parse in ``try()`` so that malformed JSON becomes a reason instead
     of an error. It costs ~8% of the parse, so writers first run the strict form (which fails
-    only on malformed JSON: a missing or mistyped field is a NULL either way) and retry a failed
-    batch tolerantly.
+    only on malformed JSON: a missing or mistyped field is a NULL either way; blank lines are
+    not parsed at all) and retry a failed batch tolerantly.
     """
     wrap = "try" if tolerant else ""
     paths = "[" + ", ".join(_sql_literal(path) for _, path in PATHS) + "]"
     values = ",\n        ".join(f"v[{i}] AS {name}" for i, (name, _) in enumerate(PATHS, 1))
     extract = f"""
 j AS (
-    SELECT seq, ref, line, {wrap}(json_extract_string(line, {paths})) AS v
+    SELECT seq, ref, line,
+        -- Blank lines skip the parse: in the tolerant form each failed parse costs ~11 µs
+        -- (an exception inside the engine), and a flood of blank lines must go at split speed.
+        CASE WHEN NOT regexp_full_match(line, '\\s*')
+             THEN {wrap}(json_extract_string(line, {paths})) END AS v
     FROM raw_batch
 ),
 k AS (
@@ -174,9 +188,14 @@ k AS (
         {values}
     FROM j
 )"""
+    # A key given twice makes the map transform fail; only then (coalesce is lazy) the keys are
+    # read one by one, the first value of a repeated key winning, so the other tags survive.
     metadata = (
-        "CASE WHEN starts_with(metadata_json, '{') "
-        "THEN try(json_transform(metadata_json, '\"MAP(VARCHAR, VARCHAR)\"')) END"
+        "CASE WHEN starts_with(metadata_json, '{') THEN coalesce("
+        "try(json_transform(metadata_json, '\"MAP(VARCHAR, VARCHAR)\"')), "
+        "try(map_from_entries(list_transform(list_distinct(json_keys(metadata_json)), "
+        "lambda k: {'key': k, 'value': json_extract_string(metadata_json, "
+        "'$.\"' || replace(replace(k, '\\', '\\\\'), '\"', '\\\"') || '\"')})))) END"
     )
     return _parse_sql_over(extract, metadata)
 
@@ -243,7 +262,23 @@ k AS (
 
 
 def _parse_sql_over(extract: str, metadata: str) -> str:
-    """Validation and the stored columns, over the CTEs ``extract`` defines up to ``k``."""
+    """Validation and the stored columns, over the CTEs ``extract`` defines up to ``k``.
+
+    Why so many checks: one hostile value must cost only its own record. A token count near
+    2^63 overflowed every later sum, an ``infinity`` timestamp crashed every page that formats a
+    date, a ``requestId`` that was a number or an object was stored as its text. Each value is
+    therefore held to a documented range (:data:`MAX_TOKENS`, :data:`FIRST_YEAR` to
+    :data:`LAST_YEAR`, offsets within ±14:00) and the record is quarantined with the reason
+    otherwise — nothing is coerced silently.
+
+    A JSON ``null`` count reads as absent (0), in both forms: the file form's typed reader cannot
+    tell the two apart, and a record must be judged the same whichever way it came in.
+
+    Checks that need the JSON type of a value (``42`` versus ``"42"``)
+    parse the line a second time, so they run only for the rare records whose text already looks
+    suspicious (``CASE`` is lazy in DuckDB). The file form has no line to look at (``line`` is
+    NULL there): a suspicious record then gets a reason, which sends its file to the line form.
+    """
     known = " AND ".join(
         f"{name} IS NULL" for name in ("schema_type", "ts_text", "request_id_text", "model_id_text")
     )
@@ -252,9 +287,24 @@ def _parse_sql_over(extract: str, metadata: str) -> str:
     )
     token_checks = "\n            ".join(
         f"WHEN {text} IS NOT NULL AND {col} IS NULL THEN 'non-numeric {label}'\n"
-        f"            WHEN {col} < 0 THEN 'negative {label}'"
+        f"            WHEN {col} < 0 THEN 'negative {label}'\n"
+        f"            WHEN CAST({col} AS VARCHAR) <> trim({text})\n"
+        f"                THEN 'not a whole number: {label}'\n"
+        f"            WHEN {col} > {MAX_TOKENS} THEN '{label} over {MAX_TOKENS:,}'"
         for col, text, label in TOKEN_FIELDS
     )
+
+    json_scalar = "-?[0-9]+(\\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false"
+
+    def not_a_string(text: str, path: str) -> str:
+        # A JSON number, boolean, array or object read as text looks like one of these.
+        return (
+            f"(regexp_full_match({text}, '\\s*({json_scalar})\\s*') "
+            f"OR regexp_matches({text}, '^\\s*[\\[{{]')) "
+            f"AND (line IS NULL OR json_type(line, {_sql_literal(path)}) <> 'VARCHAR')"
+        )
+
+    control = "regexp_matches({}, '[\\x00-\\x1f\\x7f]')"
     return f"""
 WITH {extract},
 p AS (
@@ -281,9 +331,23 @@ q AS (
             WHEN schema_type IS NOT NULL AND schema_type <> 'ModelInvocationLog'
                 THEN 'not a model invocation log record (schemaType)'
             WHEN coalesce(trim(request_id_text), '') = '' THEN 'missing requestId'
+            WHEN {not_a_string("request_id_text", "$.requestId")}
+                THEN 'requestId is not a string'
+            WHEN {control.format("request_id_text")} THEN 'requestId holds control characters'
+            WHEN length(request_id_text) > {MAX_ID_LENGTH}
+                THEN 'requestId longer than {MAX_ID_LENGTH} characters'
             WHEN ts_text IS NULL THEN 'missing timestamp'
             WHEN ts IS NULL THEN 'impossible or unreadable timestamp'
+            WHEN NOT ends_with(ts_text, 'Z') AND regexp_matches(ts_text,
+                    '[+-](1[5-9]|[2-9][0-9]):?[0-9]{{2}}$|[+-]14:?([0-5][1-9]|[1-5]0)$')
+                THEN 'timestamp offset beyond ±14:00'
+            WHEN ts < TIMESTAMP '{FIRST_YEAR}-01-01' OR ts >= TIMESTAMP '{LAST_YEAR + 1}-01-01'
+                THEN 'timestamp outside {FIRST_YEAR}–{LAST_YEAR}'
             WHEN coalesce(trim(model_id_text), '') = '' THEN 'missing modelId'
+            WHEN {not_a_string("model_id_text", "$.modelId")} THEN 'modelId is not a string'
+            WHEN {control.format("model_id_text")} THEN 'modelId holds control characters'
+            WHEN length(model_id_text) > {MAX_ID_LENGTH}
+                THEN 'modelId longer than {MAX_ID_LENGTH} characters'
             {token_checks}
         END AS reason
     FROM p

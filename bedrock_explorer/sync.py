@@ -19,7 +19,7 @@ import boto3
 import botocore.exceptions
 
 from bedrock_explorer import aws
-from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.errors import UserFacingError, safe_reason
 from bedrock_explorer.ingest import (
     ImportSummary,
     Progress,
@@ -144,7 +144,7 @@ def sync_integration(
             "error",
             "interrupted: what was committed stays; sync again to resume"
             if isinstance(err, KeyboardInterrupt)
-            else f"unexpected error: {err!r}",
+            else f"unexpected error: {safe_reason(err)}",
         )
         raise
     book.ensure_compiled(store)  # new model ids get their price points

@@ -36,6 +36,7 @@ from bedrock_explorer.pricing.catalog import LAYER_USER, RateRow
 from bedrock_explorer.pricing.units import Meter, UnitPrice
 from bedrock_explorer.records import TIER_LATENCY_OPTIMIZED, TIER_STANDARD
 from bedrock_explorer.store import Store
+from bedrock_explorer.store.transaction import transaction
 
 STATUS_PRICED = "priced"
 STATUS_UNPRICED = "unpriced"
@@ -98,18 +99,13 @@ def refresh_builtin_rates(store: Store, *, force: bool = False) -> bool:
     version = _builtin_version()
     if not force and store.get_setting(_BUILTIN_VERSION_SETTING) == version:
         return False
-    store.con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(store.con):
         store.con.execute(
             "DELETE FROM rates WHERE layer IN (?, ?)",
             [catalog.LAYER_GENAI_PRICES, catalog.LAYER_BUNDLED],
         )
         insert_rates(store, catalog.builtin_rates())
         store.set_setting(_BUILTIN_VERSION_SETTING, version)
-        store.con.execute("COMMIT")
-    except BaseException:
-        store.con.execute("ROLLBACK")
-        raise
     return True
 
 
@@ -150,8 +146,7 @@ def set_override(
         )
         for meter, value in prices.items()
     ]
-    store.con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(store.con):
         # A later override for the same meter ends the earlier one where it starts.
         for row in rows:
             store.con.execute(
@@ -175,10 +170,6 @@ def set_override(
                 [LAYER_USER, model_key, routing_class, tier, str(row.meter), effective_from],
             )
         insert_rates(store, rows)
-        store.con.execute("COMMIT")
-    except BaseException:
-        store.con.execute("ROLLBACK")
-        raise
     compile_price_points(store)
 
 
@@ -464,8 +455,7 @@ def compile_price_points(store: Store) -> int:
     points = [
         p for ref in _model_refs(store) for tier in TIERS for p in _resolve(ref, tier, rates_by_key)
     ]
-    store.con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(store.con):
         store.con.execute("DELETE FROM price_points")
         if points:
             marks = ", ".join("?" * len(points[0].row()))
@@ -476,10 +466,6 @@ def compile_price_points(store: Store) -> int:
             "UPDATE model_ids SET lc_threshold = (SELECT min(p.lc_threshold) FROM price_points p "
             "WHERE p.model_id = model_ids.model_id)"
         )
-        store.con.execute("COMMIT")
-    except BaseException:
-        store.con.execute("ROLLBACK")
-        raise
     return len(points)
 
 

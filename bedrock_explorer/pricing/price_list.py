@@ -42,6 +42,7 @@ from bedrock_explorer.pricing.catalog import LAYER_PRICE_LIST, RateRow
 from bedrock_explorer.pricing.units import Meter, UnitPrice
 from bedrock_explorer.records import TIER_LATENCY_OPTIMIZED, TIER_STANDARD
 from bedrock_explorer.store import Store
+from bedrock_explorer.store.transaction import transaction
 
 SERVICE_BEDROCK = "AmazonBedrock"
 SERVICE_FOUNDATION_MODELS = "AmazonBedrockFoundationModels"
@@ -405,8 +406,7 @@ def _store_rows(store: Store, rows: list[RateRow]) -> tuple[int, int]:
     from bedrock_explorer.pricing import book
 
     stored = unchanged = 0
-    store.con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(store.con):
         for row in rows:
             slot = [LAYER_PRICE_LIST, row.model_key, row.routing_class, row.tier, str(row.meter)]
             open_rows = store.con.execute(
@@ -431,8 +431,4 @@ def _store_rows(store: Store, rows: list[RateRow]) -> tuple[int, int]:
                         [*slot, start],
                     )
             stored += book.insert_rates(store, [row])
-        store.con.execute("COMMIT")
-    except BaseException:
-        store.con.execute("ROLLBACK")
-        raise
     return stored, unchanged

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import duckdb
 
 from bedrock_explorer.errors import DatabaseVersionError
+from bedrock_explorer.store.transaction import transaction
 
 MIGRATIONS: Sequence[str] = (
     # 1: the foundation
@@ -173,15 +174,10 @@ def migrate(con: duckdb.DuckDBPyConnection) -> int:
         "(version INTEGER NOT NULL, applied_at TIMESTAMP NOT NULL)"
     )
     for version in range(found + 1, SCHEMA_VERSION + 1):
-        con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(con):
             con.execute(MIGRATIONS[version - 1])
             con.execute(
                 "INSERT INTO schema_version VALUES (?, current_timestamp AT TIME ZONE 'UTC')",
                 [version],
             )
-            con.execute("COMMIT")
-        except Exception:
-            con.execute("ROLLBACK")
-            raise
     return found

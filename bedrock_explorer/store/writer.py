@@ -28,6 +28,7 @@ import pyarrow as pa
 
 from bedrock_explorer import model_ids, records
 from bedrock_explorer.raw import BatchResult, RawBatch
+from bedrock_explorer.store.transaction import transaction
 
 _NOW = "current_timestamp AT TIME ZONE 'UTC'"
 #: How often a long statement's progress is reported.
@@ -47,8 +48,8 @@ def write_batch(
     try:
         try:
             return _write_batch(cur, integration_id, batch, strict=True)
-        except duckdb.InvalidInputException as err:
-            if "json" not in str(err).lower():
+        except (duckdb.InvalidInputException, UnicodeDecodeError) as err:
+            if not is_engine_input_error(err):
                 raise
             # A line is not valid JSON and the transaction rolled back: redo the batch with the
             # tolerant parse, which gives that line a quarantine reason instead of an error.
@@ -56,6 +57,19 @@ def write_batch(
     finally:
         cur.unregister("raw_batch")
         cur.unregister("outcome")
+
+
+def is_engine_input_error(err: BaseException) -> bool:
+    """Did DuckDB refuse the *input* (a line it cannot parse) rather than fail itself?
+
+    Its message about a malformed line quotes the line and may be cut mid-character, in which
+    case the Python binding raises ``UnicodeDecodeError`` instead of a ``duckdb.Error``; that is
+    an input error too. An I/O failure (a full disk) or an interrupt is not: it must go on up.
+    The message's text is only looked at, never kept.
+    """
+    if isinstance(err, UnicodeDecodeError):
+        return True
+    return isinstance(err, duckdb.InvalidInputException) and "json" in str(err).lower()
 
 
 def write_files(
@@ -89,8 +103,14 @@ def write_files(
         try:
             good = _run_reporting(cur, sql, params, progress)[0][0]
         except BaseException as err:
-            cur.execute("ROLLBACK")
-            if isinstance(err, duckdb.Error) and not isinstance(err, duckdb.InterruptException):
+            with contextlib.suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            # Whatever DuckDB's reader refused (a bad line, an unreadable file, a message cut
+            # mid-character), the line form reads those files again and says which line; a
+            # fault of the machine (a full disk) recurs there and is reported from there.
+            if isinstance(err, (duckdb.Error, UnicodeDecodeError)) and not isinstance(
+                err, duckdb.InterruptException
+            ):
                 return None
             raise
     try:
@@ -103,7 +123,8 @@ def write_files(
         _save_checkpoints(cur, integration_id, checkpoints)
         cur.execute("COMMIT")
     except BaseException:
-        cur.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):
+            cur.execute("ROLLBACK")
         raise
     return result
 
@@ -156,18 +177,13 @@ def _write_batch(
     cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch, *, strict: bool
 ) -> BatchResult:
     result = BatchResult(lines=len(batch.lines))
-    cur.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(cur):
         if batch.lines:
             _write_rows(cur, integration_id, batch, result, strict)
         if batch.problems:
             result.quarantined += _quarantine_problems(cur, integration_id, batch)
         if batch.checkpoints:
             _save_checkpoints(cur, integration_id, batch.checkpoints)
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
     return result
 
 
@@ -209,6 +225,7 @@ def _write_rows(
             "WHERE reason IS NOT NULL AND reason <> $blank",
             params={"blank": records.BLANK},
         ).to_arrow_table()
+        result.blank = len(batch.lines) - good - outcome.num_rows
         if outcome.num_rows:
             cur.register("outcome", outcome)
             result.quarantined = _quarantine(cur, integration_id, batch.source)
@@ -233,22 +250,23 @@ def _delete_repeats(cur: duckdb.DuckDBPyConnection, integration_id: int) -> int:
 
     Rows of this batch carry ``ingested_at`` = this transaction's start time, which no earlier
     (committed, hence earlier-started) transaction shares. Inside the batch the first occurrence
-    (lowest rowid, i.e. line order) stays. Against stored rows only the batch's time span is
-    compared: a record delivered twice has the same timestamp both times, and zone maps let DuckDB
-    skip the rest of the history.
+    (lowest rowid, i.e. line order) stays. Against stored rows the key alone decides — not the
+    timestamp: the same ``requestId`` delivered again with another timestamp (a re-export, a
+    clock fix) is the same invocation. DuckDB builds the hash table on the batch's ids and
+    probes the integration's stored ids with it: with 5M rows stored, 0.70 s for a batch of
+    122,880 against 0.55 s for the old check of the batch's time span alone (measured).
     """
     return cur.execute(
         f"""
         DELETE FROM invocations WHERE rowid IN (
             WITH new AS (
-                SELECT rowid AS rid, request_id, ts FROM invocations
+                SELECT rowid AS rid, request_id FROM invocations
                 WHERE integration_id = ? AND ingested_at = {_NOW}
             ),
-            span AS (SELECT min(ts) AS lo, max(ts) AS hi FROM new),
             old AS (
-                SELECT request_id FROM invocations, span
+                SELECT request_id FROM invocations
                 WHERE integration_id = ? AND ingested_at < {_NOW}
-                  AND ts BETWEEN span.lo AND span.hi
+                  AND request_id IN (SELECT request_id FROM new)
             )
             SELECT rid FROM new WHERE request_id IN (SELECT request_id FROM old)
             UNION ALL
