@@ -7,15 +7,17 @@ time of an import. At most two batches exist at once (see :func:`prefetch`).
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
 
-from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.errors import UserFacingError, safe_reason
 from bedrock_explorer.pricing import book
 from bedrock_explorer.raw import BatchResult, RawBatch
 from bedrock_explorer.sources import local_files
@@ -26,6 +28,9 @@ T = TypeVar("T")
 #: Input bytes (on disk) of local NDJSON files that DuckDB reads in one transaction: a progress
 #: step every few seconds, and little to redo line by line if one of them holds a bad line.
 FILE_GROUP_BYTES = 64 * 1024 * 1024
+#: ...and at most this many files: DuckDB's reader keeps buffers per file of a statement, so
+#: 20,000 small files in one group peaked at 4.3 GB.
+FILE_GROUP_FILES = 256
 
 #: Lines written per transaction: one DuckDB row group (122,880 rows), the smallest insert DuckDB
 #: writes straight to the file instead of through its WAL.
@@ -62,6 +67,9 @@ class ImportSummary:
     inserted: int = 0
     duplicates: int = 0
     quarantined: int = 0
+    blank: int = 0
+    #: Files and folders not read (a FIFO, a broken link, an unreadable folder), each quarantined.
+    skipped: int = 0
     seconds: float = 0.0
     integrations: list[str] = field(default_factory=list)
 
@@ -70,6 +78,7 @@ class ImportSummary:
         self.inserted += result.inserted
         self.duplicates += result.duplicates
         self.quarantined += result.quarantined
+        self.blank += result.blank
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -82,6 +91,8 @@ class ImportSummary:
         ]
         if self.files or self.files_unchanged:
             parts.insert(0, f"{self.files:,} files read, {self.files_unchanged:,} unchanged")
+        if self.skipped:
+            parts.insert(1, f"{self.skipped:,} not readable (see quarantine)")
         return f"{self.integration}: " + ", ".join(parts) + f" in {self.seconds:.1f} s"
 
 
@@ -299,7 +310,11 @@ def _file_groups(
     size = 0
     for log_file in files:
         compression = local_files.ndjson_compression(log_file)
-        if group and (compression != group_compression or size + log_file.size > FILE_GROUP_BYTES):
+        if group and (
+            compression != group_compression
+            or size + log_file.size > FILE_GROUP_BYTES
+            or len(group) >= FILE_GROUP_FILES
+        ):
             yield group_compression, group
             group, size = [], 0
         if compression is None:
@@ -336,20 +351,64 @@ def import_paths(
     """
     started = time.monotonic()
     paths = list(paths)
-    files = local_files.discover(paths)
-    if not files:
+    found = local_files.discover(paths)
+    files = found.files
+    if not files and not found.skipped:
         raise UserFacingError(
             "No log files found in " + ", ".join(paths),
             "point at .jsonl / .json / .gz files or a folder that holds them",
         )
-    integration = store.find_integration(integration_name) or store.add_integration(
-        integration_name, "local", {"paths": [str(p) for p in paths]}
-    )
+    integration = store.find_integration(integration_name)
+    created = integration is None
+    if integration is None:
+        integration = store.add_integration(
+            integration_name, "local", {"paths": [str(p) for p in paths]}
+        )
     summary = ImportSummary(integration=integration.name, integrations=[integration.name])
+    try:
+        _import_files(store, integration, found, paths, summary, force, progress)
+    except BaseException as err:
+        if created and not store.has_invocations(integration.id):
+            # Nothing of this import stayed (a full disk, Ctrl-C at once): no empty integration
+            # in "error" is left behind.
+            with contextlib.suppress(Exception):
+                store.remove_integration(integration.name)
+        else:
+            with contextlib.suppress(Exception):
+                store.set_sync_status(integration.id, "error", safe_reason(err))
+        raise
+    book.ensure_compiled(store)  # new model ids get their price points
+    summary.seconds = time.monotonic() - started
+    store.set_sync_status(integration.id, "ok", summary.describe())
+    return summary
+
+
+def _import_files(
+    store: Store,
+    integration: Integration,
+    found: local_files.Discovery,
+    paths: list[str],
+    summary: ImportSummary,
+    force: bool,
+    progress: ProgressCallback,
+) -> None:
+    # What could not be read last time is tried again: its old problem rows go, and come back
+    # only if it still cannot be read.
+    store.forget_file_problems(
+        integration.id, [str(Path(p).expanduser().resolve()) for p in paths], local_files.FILE_REF
+    )
+    for path, reason in found.skipped:
+        summary.skipped += 1
+        summary.add(
+            store.write_batch(
+                integration.id,
+                RawBatch(str(path), [], problems=[(local_files.FILE_REF, reason)]),
+            )
+        )
+    seen = store.checkpoints(integration.id, "file:")
     todo = []
-    for log_file in files:
-        seen = store.get_checkpoint(integration.id, log_file.checkpoint_key)
-        if not force and seen == log_file.fingerprint:
+    for log_file in found.files:
+        if not force and seen.get(log_file.checkpoint_key) == log_file.fingerprint:
             summary.files_unchanged += 1
         else:
             todo.append(log_file)
@@ -358,36 +417,28 @@ def import_paths(
     total = sum(f.size for f in todo)
     done = 0
     store.set_sync_status(integration.id, "running", f"importing {len(todo)} files")
-    try:
-        for compression, group in _file_groups(todo):
-            size = sum(f.size for f in group)
-            result = None
-            if compression is not None:
-                result = store.write_files(
-                    integration.id,
-                    [str(f.path) for f in group],
-                    compression,
-                    {f.checkpoint_key: f.fingerprint for f in group},
-                    progress=lambda part, before=done, size=size: progress(
-                        Progress(before + int(part * size), total, "B", "Importing")
-                    ),
-                )
-            if result is not None:
-                summary.add(result)
-            else:
-                write_batches(
-                    store,
-                    integration,
-                    (batch for f in group for batch in local_files.read_file(f)),
-                    summary,
-                    progress=_offset(progress, done, total),
-                )
-            done += size
-            progress(Progress(done, total, "B", "Importing"))
-    except BaseException as err:
-        store.set_sync_status(integration.id, "error", str(err) or type(err).__name__)
-        raise
-    book.ensure_compiled(store)  # new model ids get their price points
-    summary.seconds = time.monotonic() - started
-    store.set_sync_status(integration.id, "ok", summary.describe())
-    return summary
+    for compression, group in _file_groups(todo):
+        size = sum(f.size for f in group)
+        result = None
+        if compression is not None:
+            result = store.write_files(
+                integration.id,
+                [str(f.path) for f in group],
+                compression,
+                {f.checkpoint_key: f.fingerprint for f in group},
+                progress=lambda part, before=done, size=size: progress(
+                    Progress(before + int(part * size), total, "B", "Importing")
+                ),
+            )
+        if result is not None:
+            summary.add(result)
+        else:
+            write_batches(
+                store,
+                integration,
+                (batch for f in group for batch in local_files.read_file(f)),
+                summary,
+                progress=_offset(progress, done, total),
+            )
+        done += size
+        progress(Progress(done, total, "B", "Importing"))

@@ -132,7 +132,7 @@ def test_which_files_duckdb_may_read_itself(tmp_path: Path) -> None:
     def kind(name: str, content: bytes) -> str | None:
         path = tmp_path / name
         path.write_bytes(content)
-        return local_files.ndjson_compression(local_files.discover([path])[0])
+        return local_files.ndjson_compression(local_files.discover([path]).files[0])
 
     record = line().encode()
     assert kind("a.jsonl", b"\n  " + record) == "none"

@@ -11,7 +11,7 @@ import pytest
 
 from bedrock_explorer.errors import SourceError
 from bedrock_explorer.ingest import import_paths
-from bedrock_explorer.sources import local_files
+from bedrock_explorer.sources import byte_stream, local_files
 from bedrock_explorer.store import Store
 from tests.conftest import PUBLIC_RECORDS, line
 
@@ -71,7 +71,7 @@ def test_s3_delivery_tree_skips_bodies_and_the_permission_marker(
         / "BedrockModelInvocationLogs"
         / "amazon-bedrock-logs-permission-check"
     ).write_text("")
-    files = local_files.discover([tmp_path / "prefix"])
+    files = local_files.discover([tmp_path / "prefix"]).files
     assert [f.path.name for f in files] == [
         "20250601T120000000Z_abc.json.gz",
         "20250601T121500000Z_def.json.gz",
@@ -155,7 +155,7 @@ def test_bytes_that_are_not_utf8_inside_prompt_text_do_not_lose_the_record(
 def test_line_numbers_survive_block_boundaries(
     store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(local_files, "_READ_BLOCK", 700)  # force many tiny blocks
+    monkeypatch.setattr(byte_stream, "READ_BLOCK", 700)  # force many tiny blocks
     lines = [line(request_id=str(i)) for i in range(1, 40)]
     lines[24] = "{not json"
     path = tmp_path / "many.jsonl"
@@ -217,14 +217,14 @@ def test_an_unreadable_file_is_quarantined_and_the_others_imported(
     (tmp_path / "a.jsonl").write_text(line(request_id="1"))
     locked = tmp_path / "b.jsonl"
     locked.write_text(line(request_id="2"))
-    real_open = local_files._open_bytes
+    real_open = local_files._open_regular
 
-    def deny(path: Path):  # the tests run as root, who can read a chmod 0 file
+    def deny(path: Path) -> int:  # the tests run as root, who can read a chmod 0 file
         if path.name == "b.jsonl":
-            raise PermissionError(13, "Permission denied", str(path))
+            raise local_files._Unreadable("file could not be opened (Permission denied)")
         return real_open(path)
 
-    monkeypatch.setattr(local_files, "_open_bytes", deny)
+    monkeypatch.setattr(local_files, "_open_regular", deny)
     summary = import_paths(store, [str(tmp_path)], "x")
     assert (summary.inserted, summary.quarantined) == (1, 1)
     assert store.con.execute("SELECT ref, reason FROM quarantine").fetchall() == [

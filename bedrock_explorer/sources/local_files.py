@@ -16,33 +16,42 @@ Accepted, each file sniffed on its own (extensions only decide what a folder wal
 Why the reader is chunked bytes rather than ``for line in file``: a gzip member is inflated in big
 blocks (zlib releases the GIL, so this overlaps with DuckDB parsing the previous batch), and the
 split into lines is one C call per block.
+
+Hostile files cost only themselves (``byte_stream``, ``documents``): only regular files are read
+(a FIFO, a device or a broken or looping link is listed as skipped, with the reason), memory is
+bounded by a constant plus the largest record, damage keeps what came before it, and nothing
+that could not be read is marked done, so the next import tries it again.
 """
 
 from __future__ import annotations
 
-import gzip
-import json
+import codecs
+import errno
 import os
-import zlib
+import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 import numpy as np
 import pyarrow as pa
-from isal import igzip
 
 from bedrock_explorer.errors import SourceError
 from bedrock_explorer.raw import RawBatch
+from bedrock_explorer.sources import byte_stream, documents
+from bedrock_explorer.sources.byte_stream import DamagedInput
 
 LOG_SUFFIXES = (".jsonl", ".ndjson", ".json", ".log", ".txt")
 S3_LAYOUT_MARKER = "BedrockModelInvocationLogs"
 PERMISSION_CHECK_MARKER = "amazon-bedrock-logs-permission-check"
 #: Lines per batch a file yields; the writer joins batches into row-group-sized transactions.
 DEFAULT_BATCH_LINES = 8_192
-_READ_BLOCK = 4 * 1024 * 1024
-_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_MAGIC = byte_stream.GZIP_MAGIC
+#: The locator of a whole file or folder that could not be read (not one of its lines). Such a
+#: problem is not a verdict on the content: it is forgotten when the next import starts, which
+#: tries that file again and quarantines it again only if it still cannot be read.
+FILE_REF = "file"
+_BOMS = (codecs.BOM_UTF8, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 @dataclass(frozen=True)
@@ -71,154 +80,303 @@ def _wanted_file(path: Path) -> bool:
     return name.endswith(LOG_SUFFIXES)
 
 
-def discover(paths: Iterable[str | os.PathLike[str]]) -> list[LogFile]:
-    """Expand files and folders (recursively) into the sorted list of log files to read."""
+@dataclass
+class Discovery:
+    """What a walk found: the files to read, and what it would not read, with the reason."""
+
+    files: list[LogFile] = field(default_factory=list)
+    #: (path, reason): a broken or looping link, a FIFO or device, an unreadable folder.
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def discover(paths: Iterable[str | os.PathLike[str]]) -> Discovery:
+    """Expand files and folders (recursively) into the sorted list of log files to read.
+
+    Only regular files are read. A symbolic link to a regular file inside the walked folder is
+    followed (a file reached twice is read once); any other link, a FIFO, a device or a socket is
+    skipped with the reason, and so is a folder that cannot be listed — nothing is passed over
+    unseen, and nothing in the walk can block or loop.
+    """
     found: dict[Path, LogFile] = {}
+    skipped: list[tuple[Path, str]] = []
     for given in paths:
         root = Path(given).expanduser()
-        if not root.exists():
+        if not os.path.lexists(root):
             raise SourceError(f"No such file or folder: {root}", "check the path you gave")
-        if root.is_file():
-            candidates: Iterable[Path] = [root]
-        else:
-            candidates = _walk(root)
-        for path in candidates:
-            stat = path.stat()
-            resolved = path.resolve()
-            found[resolved] = LogFile(resolved, stat.st_size, stat.st_mtime_ns)
-    return [found[p] for p in sorted(found)]
+        try:
+            is_dir = root.is_dir()
+        except OSError:
+            is_dir = False
+        if not is_dir:
+            _consider(root, None, found, skipped)
+            continue
+        for path in _walk(root, skipped):
+            _consider(path, root.resolve(), found, skipped)
+    return Discovery([found[p] for p in sorted(found)], skipped)
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    for dirpath, dirnames, filenames in os.walk(root):
+def _consider(
+    path: Path, inside: Path | None, found: dict[Path, LogFile], skipped: list[tuple[Path, str]]
+) -> None:
+    """Add ``path`` to ``found`` if it is a regular file to read; else say why in ``skipped``."""
+    try:
+        resolved = path.resolve(strict=True)
+        info = os.stat(resolved)
+    except (OSError, RuntimeError) as err:
+        looping = isinstance(err, RuntimeError) or getattr(err, "errno", None) == errno.ELOOP
+        reason = (
+            "symbolic link that loops"
+            if looping
+            else "broken symbolic link"
+            if path.is_symlink()
+            else f"could not be examined ({getattr(err, 'strerror', None) or err})"
+        )
+        skipped.append((path, reason))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        skipped.append((path, f"not a regular file ({_file_type(info.st_mode)})"))
+        return
+    if inside is not None and path.is_symlink() and not resolved.is_relative_to(inside):
+        skipped.append((path, "symbolic link to a file outside the folder being imported"))
+        return
+    found[resolved] = LogFile(resolved, info.st_size, info.st_mtime_ns)
+
+
+def _file_type(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISDIR, "a folder"),
+    ):
+        if test(mode):
+            return name
+    return "not a file"
+
+
+def _walk(root: Path, skipped: list[tuple[Path, str]]) -> Iterator[Path]:
+    def unreadable(err: OSError) -> None:
+        where = Path(err.filename) if err.filename else root
+        skipped.append((where, f"folder could not be read ({err.strerror or err})"))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable):
         here = Path(dirpath)
         in_s3_layout = S3_LAYOUT_MARKER in here.parts
         # ``data/`` inside the delivery layout holds offloaded request/response bodies.
         dirnames[:] = sorted(
             d for d in dirnames if not d.startswith(".") and not (in_s3_layout and d == "data")
         )
+        for name in list(dirnames):
+            if (here / name).is_symlink():
+                dirnames.remove(name)  # never walked: a link may lead anywhere, or in a circle
+                skipped.append((here / name, "symbolic link to a folder (not followed)"))
         for name in sorted(filenames):
             path = here / name
             if _wanted_file(path):
                 yield path
 
 
-def _open_bytes(path: Path) -> tuple[IO[bytes], IO[bytes]]:
-    """(reader of the content, the raw file whose position measures progress).
+class _Unreadable(Exception):
+    """The file could not be opened as a regular file; ``reason`` says why."""
 
-    gzip is inflated with ISA-L (``isal``), about 3x faster than zlib here: inflating is a third of
-    an import's CPU time otherwise.
+
+def _open_regular(path: Path) -> int:
+    """A file descriptor for ``path``, refusing anything but a regular file without blocking.
+
+    ``O_NONBLOCK`` makes opening a FIFO return at once instead of waiting for a writer, and the
+    type is checked on the open descriptor, so a file swapped for a FIFO after the walk is still
+    refused.
     """
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
-    head = raw.read(2)
-    raw.seek(0)
-    if head == _GZIP_MAGIC:
-        return igzip.IGzipFile(fileobj=raw, mode="rb"), raw  # type: ignore[return-value]
-    return raw, raw
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        raise _Unreadable(f"file could not be opened ({err.strerror or err})") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        os.close(fd)
+        raise _Unreadable(f"not a regular file ({_file_type(info.st_mode)})")
+    return fd
 
 
-def _decode(block: bytes) -> str:
-    # A non-UTF-8 byte can only sit inside a string value (prompt text): replacing it keeps the
-    # record's metadata; a damaged structure still fails to parse and is quarantined.
-    return block.decode("utf-8", errors="replace")
+def _counted(chunks: Iterator[bytes], progress: _Progress) -> Iterator[bytes]:
+    for chunk in chunks:
+        progress.raw_bytes += len(chunk)
+        yield chunk
+
+
+def _utf8_chunks(path: Path, progress: _Progress) -> Iterator[bytes]:
+    """The file's content as UTF-8 bytes: gunzipped, transcoded, line ends made ``\n``.
+
+    Raises :class:`_Unreadable` before yielding anything if the file cannot be opened, and
+    :class:`DamagedInput` (or ``OSError``) where reading stops.
+    """
+    fd = _open_regular(path)
+    with os.fdopen(fd, "rb", buffering=0) as raw:
+        chunks: Iterator[bytes] = _counted(byte_stream.file_blocks(raw), progress)
+        first = next(chunks, b"")
+        head: Iterator[bytes] = iter([first]) if first else iter(())
+
+        def all_chunks() -> Iterator[bytes]:
+            yield from head
+            yield from chunks
+
+        stream = all_chunks()
+        if first.startswith(_GZIP_MAGIC):
+            stream = byte_stream.inflate(stream)
+        yield from byte_stream.to_utf8(stream)
+
+
+def _sniff(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
+    """The first bytes (at least 4 KB, or all there is) and an iterator over the whole stream."""
+    first = b""
+    for chunk in chunks:
+        first += chunk
+        if len(first) >= 4096:
+            break
+
+    def again() -> Iterator[bytes]:
+        if first:
+            yield first
+        yield from chunks
+
+    return first, again()
 
 
 def read_file(log_file: LogFile, batch_lines: int = DEFAULT_BATCH_LINES) -> Iterator[RawBatch]:
     """Yield batches of raw record lines from one file, whatever its format.
 
     The last batch carries the file's fingerprint as a checkpoint, so a file is marked done only
-    once all its lines are stored. A file that cannot be read to its end (truncated gzip,
-    permission denied) does not stop an import: what could be read is imported and the problem
-    is quarantined with the file as its locator.
+    once all its lines are stored. A file that cannot be read to its end (damaged gzip, a JSON
+    document that stops being JSON) does not stop an import: what could be read is imported and
+    the problem is quarantined with its place. A file that cannot be opened at all is
+    quarantined *without* a checkpoint, so the next import tries it again.
     """
     path = log_file.path
     progress = _Progress()
     try:
-        reader, raw = _open_bytes(path)
+        first, stream = _sniff(_utf8_chunks(path, progress))
+    except _Unreadable as err:
+        yield _problem(log_file, FILE_REF, str(err), checkpoint=False)
+        return
+    except DamagedInput as err:  # damaged from its first bytes: reading again will not help
+        yield _problem(log_file, "after line 0", err.reason, checkpoint=True)
+        return
     except OSError as err:
-        yield _problem(log_file, "file", f"file could not be opened ({err.strerror or err})")
+        yield _problem(log_file, FILE_REF, _reason(err), checkpoint=False)
         return
     try:
-        first = reader.read(4096)
         stripped = first.lstrip()
-        if stripped[:1] == b"[" or _looks_like_filter_log_events(stripped):
-            yield from _read_whole_document(str(path), first + reader.read(), log_file)
+        if _is_document(stripped):
+            yield from _read_document(str(path), stream, log_file, batch_lines, progress)
         else:
-            yield from _read_lines(str(path), reader, raw, first, log_file, batch_lines, progress)
-    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as err:
-        damaged = isinstance(err, (EOFError, gzip.BadGzipFile, zlib.error))
-        if damaged:
-            yield from _salvage_gzip(log_file, progress)
-        reason = (
-            "file ends early (truncated or damaged gzip): the lines before were imported, "
-            "the rest is missing"
-            if damaged
-            else f"file could not be read to its end ({err})"
+            yield from _read_lines(str(path), stream, first, log_file, batch_lines, progress)
+    except DamagedInput as err:
+        yield _problem(
+            log_file,
+            f"after line {progress.lines}" if not progress.items else f"after {progress.where}",
+            f"{err.reason}: the {progress.count} before were read, the rest is missing",
+            checkpoint=True,
         )
-        yield _problem(log_file, f"after line {progress.lines}", reason)
-    finally:
-        reader.close()
-        raw.close()
+    except OSError as err:
+        yield _problem(
+            log_file,
+            f"after line {progress.lines}",
+            f"file could not be read to its end ({err.strerror or err})",
+            checkpoint=False,
+        )
+
+
+def _reason(err: BaseException) -> str:
+    if isinstance(err, DamagedInput):
+        return err.reason
+    if isinstance(err, OSError):
+        return f"file could not be read ({err.strerror or err})"
+    return str(err)
+
+
+def _is_document(head: bytes) -> bool:
+    """A JSON document (array, ``filter-log-events`` output, a pretty-printed or several
+    concatenated objects) rather than one record per line."""
+    if head[:1] == b"[" or _looks_like_filter_log_events(head):
+        return True
+    if head[:1] != b"{":
+        return False
+    # NDJSON: the first line is a whole JSON value by itself. A pretty-printed record's first
+    # line ("{") is not. A first line longer than the sniffed head counts as NDJSON.
+    end = head.find(b"\n")
+    if end < 0:
+        return False
+    first_line = head[:end].strip()
+    return first_line == b"{" or first_line.endswith((b",", b"{", b"[", b":"))
 
 
 def ndjson_compression(log_file: LogFile) -> str | None:
     """``"gzip"`` or ``"none"`` when the file looks like plain NDJSON records, else ``None``.
 
     Such files may be read by DuckDB itself (``store.write_files``), which is much faster; the
-    other formats (export-task lines, ``filter-log-events`` output, JSON arrays) need this module.
-    Looking is cheap (the first 4 KB) and only a hint: if DuckDB then meets a line it cannot read,
-    the importer falls back to :func:`read_file` for that file.
+    other formats (export-task lines, documents, UTF-16, a byte-order mark, CR line ends) need
+    this module. Looking is cheap (the first 4 KB) and only a hint: if DuckDB then meets a line
+    it cannot read, the importer falls back to :func:`read_file` for that file. A gzip file is
+    checked to its end first (checksums included), as DuckDB's own reader ignores a damaged
+    checksum; ISA-L inflates ~1 GB/s, a small part of the import.
     """
     try:
-        reader, raw = _open_bytes(log_file.path)
-    except OSError:
+        fd = _open_regular(log_file.path)
+    except _Unreadable:
         return None
-    try:
-        head = reader.read(4096).lstrip()
-    except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
+    with os.fdopen(fd, "rb", buffering=0) as raw:
+        head = raw.read(4096)
+        gz = head.startswith(_GZIP_MAGIC)
+        if gz:
+            raw.seek(0)
+            inflated = byte_stream.inflate(byte_stream.file_blocks(raw))
+            try:
+                text = next(inflated, b"")[:4096]
+                for _ in inflated:
+                    pass
+            except DamagedInput:
+                return None
+        else:
+            text = head
+    # A byte-order mark, UTF-16 or CR-only line ends: DuckDB's reader would refuse the file.
+    if text.startswith(_BOMS) or b"\x00" in text[:64] or (b"\r" in text and b"\n" not in text):
         return None
-    finally:
-        reader.close()
-        raw.close()
-    if not head.startswith(b"{") or _looks_like_filter_log_events(head):
+    stripped = text.lstrip()
+    if not stripped.startswith(b"{") or _is_document(stripped):
         return None
-    return "gzip" if reader is not raw else "none"
-
-
-def _salvage_gzip(log_file: LogFile, progress: _Progress) -> Iterator[RawBatch]:
-    """The whole lines a damaged gzip file still holds, after those already handed on.
-
-    A streaming inflater gives up the data it decoded before the damage; ``gzip`` / ``igzip``
-    readers raise instead and drop the last block, so a failure falls back to this slow path.
-    """
-    inflater = zlib.decompressobj(wbits=31)
-    try:
-        data = inflater.decompress(log_file.path.read_bytes())
-    except zlib.error:
-        return
-    cut = data.rfind(b"\n")
-    if cut < 0:
-        return
-    lines = _decode(data[:cut]).split("\n")[progress.lines :]
-    if lines:
-        first = progress.lines + 1
-        progress.lines += len(lines)
-        yield RawBatch(str(log_file.path), lines, first_line=first)
+    return "gzip" if gz else "none"
 
 
 class _Progress:
-    """How many lines of the current file were handed on (the locator of a late failure)."""
+    """Where in the current file reading has got (the locator and wording of a late failure)."""
 
     def __init__(self) -> None:
         self.lines = 0
+        self.items = 0
+        self.where = ""
+        #: Bytes of the file (as stored, compressed or not) read so far, and reported so far.
+        self.raw_bytes = 0
+        self.reported = 0
+
+    def take_bytes(self) -> int:
+        """Bytes read since the last call: what a batch accounts for in a progress bar."""
+        got, self.reported = self.raw_bytes - self.reported, self.raw_bytes
+        return got
+
+    @property
+    def count(self) -> str:
+        if self.items:
+            return f"{self.items:,} records"
+        return f"{self.lines:,} lines"
 
 
-def _problem(log_file: LogFile, ref: str, reason: str) -> RawBatch:
+def _problem(log_file: LogFile, ref: str, reason: str, *, checkpoint: bool = True) -> RawBatch:
     return RawBatch(
         str(log_file.path),
         [],
         problems=[(ref, reason)],
-        checkpoints={log_file.checkpoint_key: log_file.fingerprint},
+        checkpoints={log_file.checkpoint_key: log_file.fingerprint} if checkpoint else {},
         nbytes=0,
     )
 
@@ -229,31 +387,6 @@ def _looks_like_filter_log_events(head: bytes) -> bool:
         return False
     key = head[1:200].lstrip()
     return key.startswith(b'"events"') or key.startswith(b'"searchedLogStreams"')
-
-
-def _whole_line_blocks(reader: IO[bytes], first: bytes) -> Iterator[memoryview]:
-    """Blocks of whole lines, a big block at a time (a final line may lack its newline).
-
-    Each block is a fresh buffer that the caller's Arrow arrays may keep referencing; the partial
-    line at its end is copied to the front of the next one (a few KB), nothing else is copied.
-    """
-    carry = first
-    while True:
-        buf = bytearray(len(carry) + _READ_BLOCK)
-        buf[: len(carry)] = carry
-        got = reader.readinto(memoryview(buf)[len(carry) :])  # type: ignore[attr-defined]
-        end = len(carry) + (got or 0)
-        if not got:
-            if end:
-                buf[end : end + 1] = b"\n"
-                yield memoryview(buf)[: end + 1]
-            return
-        cut = buf.rfind(b"\n", 0, end)
-        if cut < 0:
-            carry = bytes(buf[:end])
-            continue
-        carry = bytes(buf[cut + 1 : end])
-        yield memoryview(buf)[: cut + 1]
 
 
 def lines_array(block: memoryview | bytes) -> pa.Array:
@@ -275,10 +408,15 @@ def lines_array(block: memoryview | bytes) -> pa.Array:
     return lines
 
 
+def _decode(block: bytes) -> str:
+    # A non-UTF-8 byte can only sit inside a string value (prompt text): replacing it keeps the
+    # record's metadata; a damaged structure still fails to parse and is quarantined.
+    return block.decode("utf-8", errors="replace")
+
+
 def _read_lines(
     source: str,
-    reader: IO[bytes],
-    raw: IO[bytes],
+    stream: Iterator[bytes],
     first: bytes,
     log_file: LogFile,
     batch_lines: int,
@@ -287,43 +425,57 @@ def _read_lines(
     export_format = _is_export_format(first)
     pending: list[pa.Array] = []
     pending_count = 0
+    problems: list[tuple[str, str]] = []
     first_line = next_line = 1
-    reported = 0
 
-    def flush(checkpoints: dict[str, str], nbytes: int) -> RawBatch:
+    def flush(checkpoints: dict[str, str]) -> RawBatch:
         progress.lines = next_line - 1
         return RawBatch(
             source,
             pa.chunked_array(pending, type=pa.large_string()),
             first_line=first_line,
             checkpoints=checkpoints,
-            nbytes=nbytes,
+            nbytes=progress.take_bytes(),
+            problems=list(problems),
         )
 
     try:
-        for block in _whole_line_blocks(reader, first):
+        for block in byte_stream.line_blocks(stream):
+            if block.too_long:
+                # Stands in for its line, so the numbering of the lines after stays right.
+                if pending:
+                    yield flush({})
+                    pending, pending_count, problems = [], 0, []
+                problems.append(
+                    (
+                        str(next_line),
+                        f"line longer than {byte_stream.MAX_RECORD_BYTES // 2**20} MB "
+                        "(too large to be a record)",
+                    )
+                )
+                next_line += block.too_long
+                first_line = next_line
+                continue
             if export_format:
                 lines = pa.array(
-                    [_strip_export_prefix(x) for x in _decode(bytes(block)).split("\n")[:-1]],
+                    [_strip_export_prefix(x) for x in _decode(bytes(block.lines)).split("\n")[:-1]],
                     type=pa.large_string(),
                 )
             else:
-                lines = lines_array(block)
+                lines = lines_array(block.lines)
             if not pending:
                 first_line = next_line
             pending.append(lines)
             pending_count += len(lines)
             next_line += len(lines)
             if pending_count >= batch_lines:
-                position = raw.tell()
-                yield flush({}, position - reported)
-                reported = position
-                pending, pending_count = [], 0
-    except (OSError, EOFError, gzip.BadGzipFile, zlib.error):
-        if pending:
-            yield flush({}, 0)
+                yield flush({})
+                pending, pending_count, problems = [], 0, []
+    except (DamagedInput, OSError):
+        if pending or problems:
+            yield flush({})
         raise
-    yield flush({log_file.checkpoint_key: log_file.fingerprint}, log_file.size - reported)
+    yield flush({log_file.checkpoint_key: log_file.fingerprint})
 
 
 def _is_export_format(head: bytes) -> bool:
@@ -337,39 +489,45 @@ def _strip_export_prefix(line: str) -> str:
     return line[space + 1 :] if space > 0 and line[:1].isdigit() else line
 
 
-def _read_whole_document(source: str, data: bytes, log_file: LogFile) -> Iterator[RawBatch]:
-    try:
-        doc = json.loads(_decode(data))
-    except json.JSONDecodeError:
-        # Not one document after all (e.g. NDJSON whose first record starts with "events"):
-        # fall back to lines, where each bad line is quarantined on its own.
-        lines = _decode(data).split("\n")
-        yield RawBatch(
+def _read_document(
+    source: str,
+    stream: Iterator[bytes],
+    log_file: LogFile,
+    batch_lines: int,
+    progress: _Progress,
+) -> Iterator[RawBatch]:
+    """The records of a JSON document, streamed (see ``documents``), ``batch_lines`` a batch."""
+    lines: list[str] = []
+    refs: list[str] = []
+    problems: list[tuple[str, str]] = []
+
+    def flush(checkpoints: dict[str, str]) -> RawBatch:
+        batch = RawBatch(
             source,
-            lines,
-            checkpoints={log_file.checkpoint_key: log_file.fingerprint},
-            nbytes=log_file.size,
+            list(lines),
+            refs=list(refs),
+            checkpoints=checkpoints,
+            problems=list(problems),
+            nbytes=progress.take_bytes(),
         )
-        return
-    checkpoints = {log_file.checkpoint_key: log_file.fingerprint}
-    if isinstance(doc, list):
-        lines = [json.dumps(item) if not isinstance(item, str) else item for item in doc]
-        refs = [f"item {i}" for i in range(1, len(lines) + 1)]
-        yield RawBatch(source, lines, refs=refs, checkpoints=checkpoints, nbytes=log_file.size)
-        return
-    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
-        lines, refs = [], []
-        for i, event in enumerate(doc["events"], start=1):
-            event = event if isinstance(event, dict) else {}
-            message = event.get("message")
-            # An event without a text message is still a line we were given: "null" makes the
-            # parser quarantine it ("not a JSON object") instead of dropping it unseen.
-            lines.append(message if isinstance(message, str) else "null")
-            stream = event.get("logStreamName", "?")
-            refs.append(f"{stream}/{event.get('eventId', f'event {i}')}")
-        yield RawBatch(source, lines, refs=refs, checkpoints=checkpoints, nbytes=log_file.size)
-        return
-    # A single record written as one (possibly pretty-printed) JSON object.
-    yield RawBatch(
-        source, [json.dumps(doc)], refs=["document"], checkpoints=checkpoints, nbytes=log_file.size
-    )
+        lines.clear()
+        refs.clear()
+        problems.clear()
+        return batch
+
+    try:
+        for item in documents.items(stream):
+            progress.items += 1
+            progress.where = item.ref
+            if item.line is None:
+                problems.append((item.ref, item.problem or "unreadable record"))
+            else:
+                lines.append(item.line)
+                refs.append(item.ref)
+            if len(lines) + len(problems) >= batch_lines:
+                yield flush({})
+    except DamagedInput:
+        if lines or problems:
+            yield flush({})
+        raise
+    yield flush({log_file.checkpoint_key: log_file.fingerprint})

@@ -25,14 +25,17 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from bedrock_explorer.config import private_files
 from bedrock_explorer.errors import (
     DatabaseBusyError,
     IntegrationExistsError,
     IntegrationNotFoundError,
     UserFacingError,
+    safe_text,
 )
 from bedrock_explorer.raw import BatchResult, RawBatch
 from bedrock_explorer.store import schema, writer
+from bedrock_explorer.store.transaction import transaction
 
 INTEGRATION_KINDS = ("local", "cloudwatch", "s3", "demo")
 _LOCK_PID = re.compile(r"PID (\d+)")
@@ -84,13 +87,14 @@ def _integration(row: tuple[Any, ...]) -> Integration:
 
 
 def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyConnection:
-    deadline = time.monotonic() + wait_seconds
-    delay = 0.05
+    started = time.monotonic()
+    deadline = started + wait_seconds
+    delay = 0.02
     while True:
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.IOException as err:
-            text = str(err)
+            text = safe_text(err)
             if "lock" not in text.lower():
                 raise UserFacingError(
                     f"Cannot open the database file {path}: {text}",
@@ -99,13 +103,50 @@ def _open(path: Path, read_only: bool, wait_seconds: float) -> duckdb.DuckDBPyCo
             if time.monotonic() >= deadline:
                 pid = _LOCK_PID.search(text)
                 who = f"process {pid.group(1)}" if pid else "another process"
+                waited = time.monotonic() - started
                 raise DatabaseBusyError(
-                    f"The database {path} is in use by {who} (a sync or another dashboard)",
+                    f"The database {path} is in use by {who} (a sync or another dashboard); "
+                    f"waited {waited:.0f} s for it",
                     "wait for it to finish and try again, or point one of them at another file "
                     "with --db / BEDROCK_EXPLORER_DB",
                 ) from err
+            # Poll often: a dashboard lets go of the file for moments between reruns.
             time.sleep(delay)
-            delay = min(delay * 2, 0.5)
+            delay = min(delay * 2, 0.1)
+
+
+def _make_private_folder(folder: Path) -> None:
+    """Create the database's folder (and missing parents) readable by this user only."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(mode=0o700, exist_ok=True)
+        os.chmod(new, 0o700)  # mkdir's mode is filtered by the umask
+
+
+def permission_warnings(path: Path) -> list[str]:
+    """What about the database's permissions lets other users read it (nothing is changed).
+
+    The folder counts only when it is the user's own: a shared one such as ``/tmp`` (sticky)
+    lets others see names, not read a 0600 file.
+    """
+    found = []
+    for target, what, fix in ((path, "database file", "600"), (path.parent, "folder", "700")):
+        try:
+            info = target.stat()
+        except OSError:
+            continue
+        if target == path.parent and (info.st_uid != os.getuid() or info.st_mode & 0o1000):
+            continue
+        if info.st_mode & 0o077:
+            found.append(
+                f"the {what} {target} can be read by other users (mode "
+                f"{info.st_mode & 0o777:o}) and it holds account ids and identity ARNs: "
+                f"chmod {fix} {target}"
+            )
+    return found
 
 
 class Store:
@@ -115,8 +156,14 @@ class Store:
         self, path: str | Path, *, read_only: bool = False, wait_seconds: float = 30.0
     ) -> None:
         self.path = Path(path)
+        #: Sentences for the user about the file (e.g. readable by other users), not errors.
+        self.warnings: list[str] = []
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # Whoever opens the store (CLI, dashboard, a script), the file, its write-ahead log
+            # (re-created by DuckDB whenever it writes) and its folder are this user's only.
+            private_files()
+            _make_private_folder(self.path.parent)
+            self.warnings = permission_warnings(self.path)
         elif not self.path.exists():
             raise UserFacingError(
                 f"There is no database at {self.path}",
@@ -153,6 +200,7 @@ class Store:
         """
         other = Store.__new__(Store)
         other.path = self.path
+        other.warnings = self.warnings
         other.con = self.cursor()
         return other
 
@@ -209,18 +257,13 @@ class Store:
         Returns how many invocations went with it.
         """
         integ = self.get_integration(name)
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             gone = self.con.execute(
                 "DELETE FROM invocations WHERE integration_id = ?", [integ.id]
             ).fetchall()[0][0]
             for table in ("quarantine", "sync_checkpoints"):
                 self.con.execute(f"DELETE FROM {table} WHERE integration_id = ?", [integ.id])
             self.con.execute("DELETE FROM integrations WHERE id = ?", [integ.id])
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
         return gone
 
     def set_sync_status(self, integration_id: int, status: str, message: str | None = None) -> None:
@@ -238,6 +281,29 @@ class Store:
                 "last_sync_finished_at = current_timestamp AT TIME ZONE 'UTC' WHERE id = ?",
                 [status, message, integration_id],
             )
+
+    def has_invocations(self, integration_id: int) -> bool:
+        return bool(
+            self.con.execute(
+                "SELECT count(*) FROM (SELECT 1 FROM invocations WHERE integration_id = ? LIMIT 1)",
+                [integration_id],
+            ).fetchall()[0][0]
+        )
+
+    def forget_file_problems(self, integration_id: int, under: list[str], ref: str) -> int:
+        """Delete quarantine rows with locator ``ref`` for sources at or below the ``under`` paths.
+
+        Why: "could not be read" is a fact about the last attempt, not about the content; the
+        import that tries those files again records it again if it still holds.
+        """
+        gone = 0
+        for prefix in under:
+            gone += self.con.execute(
+                "DELETE FROM quarantine WHERE integration_id = ? AND ref = ? "
+                "AND (source = ? OR starts_with(source, ?))",
+                [integration_id, ref, prefix, prefix.rstrip("/") + "/"],
+            ).fetchall()[0][0]
+        return gone
 
     # -- settings ------------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
@@ -283,8 +349,7 @@ class Store:
         Why one transaction: ending a sync run replaces its per-slice positions by the run's end
         time; a crash between the two would otherwise leave neither or both.
         """
-        self.con.execute("BEGIN TRANSACTION")
-        try:
+        with transaction(self.con):
             for prefix in delete_prefixes:
                 self.con.execute(
                     "DELETE FROM sync_checkpoints "
@@ -297,10 +362,6 @@ class Store:
                     "VALUES (?, ?, ?, current_timestamp AT TIME ZONE 'UTC')",
                     [integration_id, key, value],
                 )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
 
     def update_integration_config(self, name: str, config: dict[str, Any]) -> Integration:
         """Replace an integration's source settings (its data and checkpoints stay)."""
