@@ -6,6 +6,9 @@ Only navigation and the shared sidebar live here; each page is a thin file in ``
 
 import streamlit as st
 
+from bedrock_explorer.config import private_files
+
+private_files()  # the database and its WAL are created readable by this user only
 st.set_page_config(page_title="Bedrock Explorer", page_icon=":material/savings:", layout="wide")
 
 navigation = st.navigation(

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from bedrock_explorer import __version__, aws, cli_report, cli_sources, demo, queries
 from bedrock_explorer.cli_output import Bar, emit, print_json, print_table, records
-from bedrock_explorer.config import DB_ENV_VAR, resolve_db_path
-from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.config import DB_ENV_VAR, private_files, resolve_db_path
+from bedrock_explorer.errors import UserFacingError, explain_failure
 from bedrock_explorer.iam import live
 from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, policy_json
 from bedrock_explorer.iam.checker import report as iam_report
@@ -252,11 +252,20 @@ def cmd_prices_map(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
+#: A price above this (USD per 1M tokens, or per image) is a typo, not a rate.
+_MAX_PRICE = Decimal(100_000)
+
+
 def _decimal(text: str) -> str:
+    """A price: a finite number from 0 to 100,000 (``NaN``, ``inf`` and negatives are refused)."""
     try:
-        Decimal(text)
+        value = Decimal(text)
     except InvalidOperation as err:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from err
+    if not value.is_finite() or value < 0 or value > _MAX_PRICE:
+        raise argparse.ArgumentTypeError(
+            f"not a price: {text!r} (give a number from 0 to {_MAX_PRICE:,} USD)"
+        )
     return text
 
 
@@ -406,11 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    private_files()
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace, Store], int] = args.func
     try:
         with Store(resolve_db_path(args.db)) as store:
+            for warning in store.warnings:
+                print(f"warning: {warning}", file=sys.stderr)
             return func(args, store)
     except UserFacingError as err:
         print(f"error: {err}", file=sys.stderr)
@@ -421,6 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence: one line, no traceback
+        print(f"error: {explain_failure(err, resolve_db_path(args.db))}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ def _filters(args: argparse.Namespace) -> explorer.Filters:
     start = args.date_from or base.start
     end = args.date_to or (today if args.date_from else base.end)
     filters = explorer.Filters(start, end, tz=args.tz)
+    filters.validate()  # dates and zone from the command line, refused with the reason
     return explorer.filters_from_pairs(filters, args.filter or [])
 
 

@@ -17,7 +17,12 @@ import boto3
 from bedrock_explorer.cli_output import Bar, date_argument, emit, print_json, records
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.integration_list import integrations_frame, source_label
-from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, SourceSettings
+from bedrock_explorer.sources.settings import (
+    DEFAULT_FIRST_SYNC_DAYS,
+    Auth,
+    SourceSettings,
+    shown_config,
+)
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync import sync_integration
 from bedrock_explorer.verify import ConnectionReport, check_connection
@@ -88,7 +93,7 @@ def cmd_add(args: argparse.Namespace, store: Store) -> int:
             return 1
     integ = store.add_integration(args.name, settings.kind, settings.to_config())
     if args.json:
-        print_json({"saved": True, "integration": integ.name, "config": integ.config})
+        print_json({"saved": True, "integration": integ.name, "config": shown_config(integ.config)})
     else:
         print(f"\nSaved {integ.name!r}: {settings.describe()}, {settings.auth.describe()}.")
         print(f"First sync: python -m bedrock_explorer sync {_quote(integ.name)}")
@@ -129,7 +134,7 @@ def cmd_show(args: argparse.Namespace, store: Store) -> int:
         "integration": integ.name,
         "kind": integ.kind,
         "source": source_label(integ.kind, integ.config),
-        "config": integ.config,
+        "config": shown_config(integ.config),
         **{k: v for k, v in records(row.to_frame().T)[0].items()},
         "checkpoints": len(store.checkpoints(integ.id)),
     }

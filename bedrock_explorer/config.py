@@ -29,3 +29,13 @@ def resolve_db_path(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return default_db_path()
+
+
+def private_files() -> None:
+    """Files this process creates are readable by its user only (umask 077).
+
+    Why process-wide: the database and its write-ahead log hold account ids, identity ARNs and
+    request metadata, and DuckDB creates (and re-creates) the WAL whenever it writes. Set once by
+    the CLI and the dashboard at start-up, before any file is made.
+    """
+    os.umask(0o077)

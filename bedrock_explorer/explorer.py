@@ -10,16 +10,18 @@ the display time zone) travel as DuckDB session variables set with a bound param
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, available_timezones
 
 import pandas as pd
 
 from bedrock_explorer import queries
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR
 from bedrock_explorer.store import Store
 
 GRANULARITIES = ("hour", "day", "week", "month")
@@ -107,12 +109,15 @@ class Filters:
             raise UserFacingError(
                 f"Unknown granularity {self.granularity!r}", f"use {', '.join(GRANULARITIES)}"
             )
-        try:
-            ZoneInfo(self.tz)
-        except (ZoneInfoNotFoundError, ValueError) as err:
+        if not (date(FIRST_YEAR, 1, 1) <= self.start and self.end <= date(LAST_YEAR, 12, 31)):
             raise UserFacingError(
-                f"Unknown time zone {self.tz!r}", "use an IANA name such as Europe/Paris"
-            ) from err
+                "The date range reaches outside the years the data can hold",
+                f"use dates from {FIRST_YEAR} to {LAST_YEAR}",
+            )
+        if self.tz not in _zones():
+            raise UserFacingError(
+                f"Unknown time zone {self.tz[:40]!r}", "use an IANA name such as Europe/Paris"
+            )
 
     @property
     def utc_bounds(self) -> tuple[datetime, datetime]:
@@ -161,8 +166,14 @@ class Filters:
         return params
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any], default: Filters) -> Filters:
-        """Filters from a query string; anything missing or unreadable falls back to ``default``."""
+    def from_params(
+        cls, params: Mapping[str, Any], default: Filters, problems: list[str] | None = None
+    ) -> Filters:
+        """Filters from a query string; anything missing or unreadable falls back to ``default``.
+
+        Why it never raises: a link is user input. What was wrong with it goes, as one sentence,
+        into ``problems`` (when given) for the page to show.
+        """
 
         def many(name: str) -> tuple[str, ...]:
             value = params.get(name)
@@ -172,9 +183,13 @@ class Filters:
             return tuple(v for v in values if v)
 
         def day(name: str, fallback: date) -> date:
+            if params.get(name) is None:
+                return fallback
             try:
                 return date.fromisoformat(str(params.get(name)))
             except (TypeError, ValueError):
+                if problems is not None:
+                    problems.append(f"{name}: not a date (YYYY-MM-DD)")
                 return fallback
 
         meta = tuple(
@@ -190,9 +205,18 @@ class Filters:
         )
         try:
             found.validate()
-        except UserFacingError:
+        except UserFacingError as err:
+            if problems is not None:
+                problems.append(str(err))
             return default
         return found
+
+
+@functools.cache
+def _zones() -> frozenset[str]:
+    """Zone names both Python and DuckDB know: ``zoneinfo`` also accepts ``localtime`` and
+    file names such as ``posixrules``, which DuckDB refuses mid-query."""
+    return frozenset(available_timezones() - {"localtime", "posixrules", "Factory"})
 
 
 def preset(name: str, today: date) -> tuple[date, date]:

@@ -3,7 +3,14 @@
 Why formulas are neutralised: a CSV cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a
 carriage return is run as a formula by spreadsheet programs (CSV injection). Text cells that start
 so — a session name or a metadata value is free text from the logs — get a leading apostrophe,
-which spreadsheets show as text. Numbers are left alone (a negative number is a number).
+which spreadsheets show as text; so do cells where such a character follows leading spaces or
+control characters, which some readers strip. Numbers are left alone (a negative number is a
+number).
+
+Why CRLF line ends (RFC 4180): the writer quotes a cell only when it holds a character of the
+line end, so with ``\n`` alone a cell holding a bare CR went out unquoted, and every reader that
+treats CR as a row break (Python's csv, pandas) saw a new row starting ``=1+1``. With ``\r\n``
+any cell holding CR or LF is quoted.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ from bedrock_explorer.store import Store
 #: Costs as plain decimals (a spreadsheet reads 0.00000418, not always 4.18e-06).
 _FLOAT = "%.8f"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Stripped before looking for a formula start: what a reader may drop in front of a cell.
+_LEADING = "".join(chr(c) for c in range(33)) + "\x7f"
+#: Every CSV this module writes ends its rows so (see the module's docstring).
+LINE_END = "\r\n"
 
 #: Columns of the grouped export, in order, after the dimension columns.
 GROUPED_COLUMNS = [
@@ -47,7 +58,9 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _safe(value: object) -> object:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and (
+        value.startswith(_FORMULA_START) or value.lstrip(_LEADING).startswith(_FORMULA_START)
+    ):
         return "'" + value
     return value
 
@@ -68,7 +81,9 @@ def grouped_table(frame: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
 
 def grouped_csv(frame: pd.DataFrame, dims: list[str]) -> str:
     buffer = io.StringIO()
-    neutralise(grouped_table(frame, dims)).to_csv(buffer, index=False, float_format=_FLOAT)
+    neutralise(grouped_table(frame, dims)).to_csv(
+        buffer, index=False, float_format=_FLOAT, lineterminator=LINE_END
+    )
     return buffer.getvalue()
 
 
@@ -87,12 +102,14 @@ def detail_csv_chunks(store: Store, filters: Filters) -> Iterator[tuple[str, int
     first = True
     for batch in explorer.detail_batches(store, filters):
         buffer = io.StringIO()
-        neutralise(batch).to_csv(buffer, index=False, header=first, float_format=_FLOAT)
+        neutralise(batch).to_csv(
+            buffer, index=False, header=first, float_format=_FLOAT, lineterminator=LINE_END
+        )
         first = False
         yield buffer.getvalue(), len(batch)
     if first:
         header = explorer.detail_page(store, filters, size=0).columns
-        yield ",".join(header) + "\n", 0
+        yield ",".join(header) + LINE_END, 0
 
 
 def file_name(kind: str, filters: Filters, dims: list[str] | None = None) -> str:

@@ -15,6 +15,7 @@ import streamlit as st
 
 from bedrock_explorer import queries
 from bedrock_explorer.config import resolve_db_path
+from bedrock_explorer.display import md
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam.checker import Report, policy_json
 from bedrock_explorer.iam.evaluator import Verdict
@@ -34,7 +35,7 @@ def open_store() -> Iterator[Store]:
         with shared_store(str(resolve_db_path())).session(wait_seconds=10) as store:
             yield store
     except UserFacingError as err:
-        st.error(str(err), icon=":material/lock:")
+        st.error(md(err), icon=":material/lock:")
         st.stop()
 
 
@@ -52,7 +53,9 @@ def sidebar(store: Store) -> dict[str, object]:
                 "Remove it on the Integrations page once your own logs are in.",
                 icon=":material/science:",
             )
-        st.caption(f"Database: `{store.path}`")
+        st.caption(f"Database: {md(store.path)}")
+        for warning in store.warnings:
+            st.warning(md(warning), icon=":material/lock_open:")
         if totals["last_ts"] is not None:
             st.caption(f"Newest invocation: {totals['last_ts']:%Y-%m-%d %H:%M} UTC")
         st.caption(
@@ -108,8 +111,8 @@ def show_iam_report(result: Report, simulated: bool | None) -> None:
             "(iam:SimulatePrincipalPolicy): the verdicts above are ours alone."
         )
     for rewrite in result.deny_rewrites:
-        st.subheader(f"Fix the Deny “{rewrite['statement']}” in {rewrite['policy']}")
-        st.write(f"It blocks {', '.join(rewrite['blocks'])}. {rewrite['note']}")
+        st.subheader(f"Fix the Deny “{md(rewrite['statement'])}” in {md(rewrite['policy'])}")
+        st.markdown(md(f"It blocks {', '.join(rewrite['blocks'])}. {rewrite['note']}"))
         if rewrite["rewritten"] is not None:
             st.code(policy_json(rewrite["rewritten"]), language="json")
     if result.fix_policy:

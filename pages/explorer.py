@@ -18,6 +18,7 @@ import streamlit as st
 
 from bedrock_explorer import demo, explorer, export, queries
 from bedrock_explorer.config import resolve_db_path
+from bedrock_explorer.display import chart_text, md
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
@@ -122,7 +123,7 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
 
 def stacked_chart(frame: pd.DataFrame, by: str, f: Filters) -> None:
     fig = px.bar(
-        frame,
+        frame.assign(**{by: frame[by].map(chart_text)}),
         x="bucket",
         y="cost",
         color=by,
@@ -139,11 +140,11 @@ def bar(frame: pd.DataFrame, by: str, title: str) -> None:
         return
     top = explorer.top_n(frame, by, 10).sort_values("cost")
     fig = px.bar(
-        top,
+        top.assign(**{by: top[by].map(chart_text)}),
         x="cost",
         y=by,
         orientation="h",
-        title=title,
+        title=chart_text(title),
         labels={"cost": "Cost (USD)", by: ""},
         hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"},
     )
@@ -219,7 +220,7 @@ def price_list_refresh(store: Store) -> None:
         with st.spinner("Reading the AWS Price List…"):
             report = price_list.refresh_from_aws(store, region.strip() or "us-east-1")
     except UserFacingError as err:
-        st.error(str(err), icon=":material/error:")
+        st.error(md(err), icon=":material/error:")
         return
     st.success(
         f"{report.products:,} products read: {report.stored:,} rates stored, "
@@ -294,7 +295,10 @@ with open_store() as store:
         k: st.query_params.get_all(k) if k in listed else st.query_params.get(k)
         for k in st.query_params
     }
-    current = Filters.from_params(url, default)
+    link_problems: list[str] = []
+    current = Filters.from_params(url, default, link_problems)
+    for problem in link_problems:
+        st.warning(f"Part of this link was ignored: {md(problem)}", icon=":material/link_off:")
     init_widgets(current)
     f, keys = filter_bar(store, default)
     memo: dict = {}  # one per rerun: a question asked twice is answered once

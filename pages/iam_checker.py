@@ -3,6 +3,7 @@
 import streamlit as st
 
 from bedrock_explorer import aws
+from bedrock_explorer.display import md
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam import live
 from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, report
@@ -75,7 +76,7 @@ if mode == "Paste policy JSON":
             )
             show_iam_report(report(policies, _target(), boundary), None)
         except UserFacingError as err:
-            st.error(str(err))
+            st.error(md(err))
 else:
     col1, col2 = st.columns(2)
     profile = col1.text_input("AWS profile (empty: default credentials)", key="iam_profile")
@@ -89,7 +90,7 @@ else:
             if not found:
                 st.info(f"No role name starts with “{search.strip()}”.")
         except UserFacingError as err:
-            st.error(str(err))
+            st.error(md(err))
     found_roles = st.session_state.get("iam_found_roles") or []
     if found_roles:
         role_name = st.selectbox("Role", found_roles, key="iam_role_pick")
@@ -110,4 +111,4 @@ else:
             simulator = aws.client(aws.session(profile), "iam", attempts=2)
             show_iam_report(result, live.simulate(simulator, role.role_arn, result.checks))
         except UserFacingError as err:
-            st.error(str(err))
+            st.error(md(err))

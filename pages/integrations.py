@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from bedrock_explorer import demo, setup_wizard
+from bedrock_explorer.display import md
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.ingest import Progress
 from bedrock_explorer.integration_list import integrations_frame, source_label, status_label
@@ -84,9 +85,9 @@ def settings_of(w: dict[str, Any]) -> SourceSettings:
 
 def show_checks(report: ConnectionReport) -> None:
     for check in report.checks:
-        line = f"{MARKS[check.status]} **{check.name}** — {check.message}"
+        line = f"{MARKS[check.status]} **{md(check.name)}** — {md(check.message)}"
         if check.fix:
-            line += f"  \n→ {check.fix}"
+            line += f"  \n→ {md(check.fix)}"
         {PASS: st.success, WARN: st.warning, FAIL: st.error, SKIP: st.info}[check.status](line)
 
 
@@ -125,7 +126,10 @@ def step_logging(w: dict[str, Any]) -> None:
             key="wz_role",
         )
         w["external_id"] = c2.text_input(
-            "External id (if the role requires one)", value=w["external_id"], key="wz_extid"
+            "External id (if the role requires one)",
+            value=w["external_id"],
+            key="wz_extid",
+            type="password",
         )
     st.caption("No secret is stored: only how to obtain credentials.")
     if st.button("Check logging configuration", icon=":material/fact_check:"):
@@ -143,7 +147,7 @@ def step_logging(w: dict[str, Any]) -> None:
                     w["kind"] = "s3"
         except UserFacingError as err:
             w.pop("logging", None)
-            st.error(str(err))
+            st.error(md(err))
     if "caller_arn" in w and "logging" in w:
         st.caption(f"Signed in as `{w['caller_arn']}`")
         found = w["logging"]
@@ -206,7 +210,7 @@ def step_iam(w: dict[str, Any]) -> None:
             w["iam"] = setup_wizard.check_iam(settings, w["account"], w["caller_arn"])
         except UserFacingError as err:
             w.pop("iam", None)
-            st.error(str(err))
+            st.error(md(err))
     result = w.get("iam")
     if result is not None and w["kind"] != "local":
         if result.report is None:
@@ -280,14 +284,14 @@ def step_setup(w: dict[str, Any], store: Store) -> None:
             w["step"] = 4
             st.rerun()
         except UserFacingError as err:
-            st.error(str(err))
+            st.error(md(err))
 
 
 def step_verify(w: dict[str, Any], store: Store) -> None:
     name = w["saved"]
     integ = store.get_integration(name)
     settings = SourceSettings.from_config(integ.kind, integ.config)
-    st.markdown(f"**{name}** — {settings.describe()}")
+    st.markdown(f"**{md(name)}** — {md(settings.describe())}")
     if settings.kind != "local":
         if "report" not in w:
             w["report"] = check_connection(settings)
@@ -297,10 +301,10 @@ def step_verify(w: dict[str, Any], store: Store) -> None:
             st.rerun()
     ready = settings.kind == "local" or w["report"].ok
     if w.get("synced"):
-        st.success(w["synced"])
+        st.success(md(w["synced"]))
         st.page_link(
             "pages/explorer.py",
-            label=f"See the costs of {name}",
+            label=f"See the costs of {md(name)}",
             icon=":material/bar_chart:",
             query_params={"integrations": name},
         )
@@ -317,7 +321,7 @@ def step_verify(w: dict[str, Any], store: Store) -> None:
 
 
 def run_sync(store: Store, name: str, w: dict[str, Any] | None = None) -> None:
-    bar = st.progress(0.0, text=f"Syncing {name}…")
+    bar = st.progress(0.0, text=f"Syncing {md(name)}…")
 
     def show(event: Progress) -> None:
         fraction = event.done / event.total if event.total else 0.0
@@ -327,13 +331,13 @@ def run_sync(store: Store, name: str, w: dict[str, Any] | None = None) -> None:
         summary = sync_integration(store, name, progress=show)
     except UserFacingError as err:
         bar.empty()
-        st.error(str(err))
+        st.error(md(err))
         return
     bar.progress(1.0, text="Done")
     if w is not None:
         w["synced"] = summary.describe()
         st.rerun()
-    st.toast(summary.describe())
+    st.toast(md(summary.describe()))
 
 
 def show_wizard(store: Store) -> None:
@@ -356,7 +360,7 @@ def show_wizard(store: Store) -> None:
     st.divider()
     if st.button("Cancel", icon=":material/close:", key="wz_cancel"):
         if w.get("saved") and not w.get("synced"):
-            st.info(f"{w['saved']!r} stays saved; sync or delete it from the list.")
+            st.info(f"{md(w['saved'])} stays saved; sync or delete it from the list.")
         del st.session_state["wizard"]
         st.rerun()
 
@@ -381,8 +385,8 @@ def show_list(store: Store) -> None:
         status = status_label(integ)
         with st.container(border=True):
             top = st.columns([4, 2, 2, 2])
-            top[0].markdown(f"#### {integ.name}")
-            top[0].caption(source_label(integ.kind, integ.config))
+            top[0].markdown(f"#### {md(integ.name)}")
+            top[0].caption(md(source_label(integ.kind, integ.config)))
             top[1].markdown(f"{STATUS_ICONS[status]} **{status}**")
             top[2].metric("Invocations", f"{int(row['invocations']):,}")
             top[3].metric("Cost (USD)", f"${row['cost_usd']:,.2f}")
@@ -397,7 +401,7 @@ def show_list(store: Store) -> None:
                     )
                 )
             if status == "Error":
-                st.error(integ.last_sync_message or "the last sync failed")
+                st.error(md(integ.last_sync_message or "the last sync failed"))
             if status == "Interrupted":
                 st.warning(
                     "The last sync stopped before it finished (its process is gone). What it "
@@ -421,14 +425,14 @@ def show_list(store: Store) -> None:
             if st.session_state.get("confirm_delete") == integ.name:
                 count = int(row["invocations"])
                 st.warning(
-                    f"Delete **{integ.name}** and its **{count:,} stored invocations**? "
+                    f"Delete **{md(integ.name)}** and its **{count:,} stored invocations**? "
                     "The logs in AWS are not touched; a new sync can fetch them again."
                 )
                 yes, no = st.columns([1, 6])
                 if yes.button("Delete", type="primary", key=f"confirm_{integ.id}"):
                     removed = store.remove_integration(integ.name)
                     st.session_state.pop("confirm_delete", None)
-                    st.toast(f"Deleted {integ.name} and {removed:,} invocations")
+                    st.toast(f"Deleted {md(integ.name)} and {removed:,} invocations")
                     st.rerun()
                 if no.button("Keep it", key=f"keep_{integ.id}"):
                     st.session_state.pop("confirm_delete", None)

@@ -55,7 +55,9 @@ def seeded(store: Store) -> Seeded:
 
 
 def whole(**kw: object) -> Filters:
-    return Filters(TODAY - timedelta(days=10), TODAY, **kw)  # type: ignore[arg-type]
+    # A day of margin on each side: in a zone ahead of UTC (Asia/Kolkata, +5:30) the newest
+    # records fall on tomorrow's local date from 18:30 UTC on, whatever the wall clock says.
+    return Filters(TODAY - timedelta(days=11), TODAY + timedelta(days=1), **kw)  # type: ignore[arg-type]
 
 
 def cents(value: float | Decimal) -> Decimal:

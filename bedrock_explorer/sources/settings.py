@@ -146,7 +146,7 @@ class SourceSettings:
         return ", ".join(self.paths)
 
     def to_config(self) -> dict[str, Any]:
-        """The JSON stored in ``integrations.config``."""
+        """The JSON stored in ``integrations.config`` (see :func:`shown_config` for display)."""
         data = asdict(self)
         data.pop("kind")
         data["paths"] = list(self.paths)
@@ -165,3 +165,19 @@ class SourceSettings:
             auth=Auth.from_dict(config.get("auth")),
             first_sync_days=int(config.get("first_sync_days") or DEFAULT_FIRST_SYNC_DAYS),
         )
+
+
+#: What an external id is shown as: it is the role's shared secret against the confused-deputy
+#: problem, so it is never printed or put on screen, only said to be set.
+HIDDEN = "(set, hidden)"
+
+
+def shown_config(config: dict[str, Any]) -> dict[str, Any]:
+    """An integration's stored settings as they may be printed: the external id hidden."""
+    shown = dict(config)
+    auth = dict(shown.get("auth") or {})
+    if auth.get("external_id"):
+        auth["external_id"] = HIDDEN
+    if auth:
+        shown["auth"] = auth
+    return shown

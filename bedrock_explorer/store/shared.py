@@ -20,8 +20,11 @@ from pathlib import Path
 
 from bedrock_explorer.store.database import Store
 
-#: Keep the file this long after the last session finished with it.
-IDLE_SECONDS = 3.0
+#: Keep the file this long after the last session finished with it. Short: with 3 s, one tab
+#: reloading every 2 s kept the file for good and every cron write failed after its wait; now
+#: the file is free for all but the ~0.1-0.5 s a rerun uses it, and a writer polling every
+#: 0.1 s (``database._open``) gets in between two reruns.
+IDLE_SECONDS = 0.2
 
 
 class SharedStore:

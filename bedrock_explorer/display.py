@@ -1,0 +1,39 @@
+"""Stored strings made safe to show: as Markdown text, and as Plotly chart text.
+
+Why: names, paths, model ids and tag values come from users and from the logs. Streamlit renders
+Markdown in most elements (an integration named ``![x](http://host/beacon.png)`` made every
+visitor's browser fetch that image; ``[re-login](http://host/phish)`` became a link) and Plotly
+renders its pseudo-HTML in labels (``<a href=…>``, ``<b>``). Every stored string a page puts into
+Markdown goes through :func:`md`, every label of a chart through :func:`chart_text`.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+# CommonMark lets a backslash escape any ASCII punctuation. Escaped are the characters that make
+# links and images (``[ ]``), raw HTML and autolinks (``< >``), emphasis, strike-through and code
+# (``* _ ~ ` ``), maths (``$``), tables (``|``), headings (``#``) and escapes themselves; plain
+# punctuation (quotes, dots, hyphens, colons) stays as typed, so messages read normally.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~$|#])")
+#: Bare URLs are autolinked (``http://…``, ``www.…``): breaking the pattern keeps them text.
+_AUTOLINK = re.compile(r"(?i)(https?|ftp)://|\b(www)\.")
+#: At the start, these would make a list, a quote or a numbered item.
+_BLOCK_START = re.compile(r"^(\s*)([-+>=]|\d+(?=[.)]))")
+
+
+def md(value: object) -> str:
+    """``value`` as Markdown that shows exactly its text (no link, image, emphasis or icon)."""
+    text = "" if value is None else str(value)
+    text = text.replace("\r", " ").replace("\n", " ")
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    text = _AUTOLINK.sub(lambda m: f"{m[1]}\\://" if m[1] else f"{m[2]}\\.", text)
+    return _BLOCK_START.sub(
+        lambda m: m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2]), text
+    )
+
+
+def chart_text(value: object) -> str:
+    """``value`` as Plotly label text: shown as typed, never as a link or markup."""
+    return html.escape("" if value is None else str(value), quote=False)
