@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from bedrock_explorer.errors import UserFacingError, safe_reason
 from bedrock_explorer.pricing import book
-from bedrock_explorer.raw import BatchResult, RawBatch
+from bedrock_explorer.raw import MAX_BATCH_BYTES, BatchResult, RawBatch, text_bytes
 from bedrock_explorer.sources import local_files
 from bedrock_explorer.store import Integration, Store
 
@@ -169,7 +169,10 @@ def arrived(items: Iterable[T], weight: Callable[[T], int], budget: int) -> Iter
 
 
 def coalesce(
-    batches: Iterable[RawBatch], min_lines: int, max_seconds: float | None = None
+    batches: Iterable[RawBatch],
+    min_lines: int,
+    max_seconds: float | None = None,
+    max_bytes: int = MAX_BATCH_BYTES,
 ) -> Iterator[RawBatch]:
     """Join consecutive batches of one source into batches of at least ``min_lines`` lines.
 
@@ -177,10 +180,13 @@ def coalesce(
     in memory ahead of the writer, while DuckDB writes a batch of at least one row group (122,880
     rows) straight to the file instead of through its WAL, which is several times cheaper.
     With ``max_seconds``, what has waited that long is handed on anyway: a sync bound by the
-    network then still commits (and shows progress, and can resume) every few seconds.
+    network then still commits (and shows progress, and can resume) every few seconds. A batch
+    is handed on once it holds ``max_bytes`` of text, however few its lines: records of a
+    megabyte each must not pile up 122,880 deep.
     """
     pending: list[RawBatch] = []
     count = 0
+    size = 0
     started = 0.0
     held: RawBatch | None = None  # a full batch, kept until we know a small tail does not follow
 
@@ -193,6 +199,7 @@ def coalesce(
             and held.source == batch.source
             and len(batch.lines) < min_lines
             and _joinable(held, batch)
+            and text_bytes(held.lines) + text_bytes(batch.lines) <= max_bytes
         ):
             batch, held = _join([held, batch]), None
         if held is not None:
@@ -207,15 +214,16 @@ def coalesce(
         for batch in batches:
             if pending and (batch.source != pending[0].source or not _joinable(pending[-1], batch)):
                 yield from emit(_join(pending))
-                pending, count = [], 0
+                pending, count, size = [], 0, 0
             if not pending:
                 started = time.monotonic()
             pending.append(batch)
             count += len(batch.lines)
+            size += text_bytes(batch.lines)
             overdue = max_seconds is not None and time.monotonic() - started >= max_seconds
-            if count >= min_lines or overdue:
+            if count >= min_lines or overdue or size >= max_bytes:
                 yield from emit(_join(pending))
-                pending, count = [], 0
+                pending, count, size = [], 0, 0
     except Exception:
         # The source failed: what it handed over before is still written, then the error goes on.
         if pending:

@@ -34,6 +34,19 @@ class RawBatch:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
+#: The most text one batch carries (a reader flushes, the joiner stops, at this size): with at
+#: most three batches alive at once (reading, waiting, writing) it bounds an import's memory
+#: whatever the records' size. 128 MB holds ~85k typical 1.5 KB records.
+MAX_BATCH_BYTES = 128 * 1024 * 1024
+
+
+def text_bytes(lines: list[str] | pa.Array | pa.ChunkedArray) -> int:
+    """The size of a batch's lines (as UTF-8 for Arrow arrays, in characters for a list)."""
+    if isinstance(lines, list):
+        return sum(len(line) for line in lines)
+    return int(lines.nbytes)
+
+
 @dataclass
 class BatchResult:
     """What happened to one batch."""

@@ -27,6 +27,8 @@ READ_BLOCK = 4 * 1024 * 1024
 #: large. Bedrock's own limit for a logged body is far lower (larger bodies go to S3).
 MAX_RECORD_BYTES = 64 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
+#: Inflate output per call: the call that meets damage loses what it decoded, so it is small.
+_INFLATE_STEP = 256 * 1024
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
@@ -34,9 +36,11 @@ _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 class DamagedInput(Exception):
     """The stream ends in damage; what came before was handed on. ``reason`` holds no content."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, rest_missing: bool = True) -> None:
         super().__init__(reason)
         self.reason = reason
+        #: False when nothing of the data is lost (only bytes after its end were ignored).
+        self.rest_missing = rest_missing
 
 
 def file_blocks(fileobj: object, block: int | None = None) -> Iterator[bytes]:
@@ -59,37 +63,49 @@ def inflate(chunks: Iterable[bytes], block: int | None = None) -> Iterator[bytes
     member are reported as trailing garbage, not as missing data.
     """
     block = block or READ_BLOCK
+    step = min(block, _INFLATE_STEP)
     inflater = isal_zlib.decompressobj(wbits=31)
     started = False  # the current member has taken input
     members = 0
-    for chunk in chunks:
-        data = chunk
-        while data:
-            if not started and members and not data.startswith(GZIP_MAGIC[: len(data)]):
-                raise DamagedInput("bytes after the end of the gzip data were ignored")
+    out = bytearray()
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                if not started and members and not data.startswith(GZIP_MAGIC[: len(data)]):
+                    raise DamagedInput(
+                        "bytes after the end of the gzip data were ignored", rest_missing=False
+                    )
+                try:
+                    out += inflater.decompress(data, step)
+                except isal_zlib.error as err:
+                    raise DamagedInput(_damage_reason(err)) from None
+                started = True
+                if len(out) >= block:
+                    yield bytes(out)
+                    out = bytearray()
+                if inflater.eof:
+                    members += 1
+                    data = inflater.unused_data
+                    inflater = isal_zlib.decompressobj(wbits=31)
+                    started = False
+                else:
+                    data = inflater.unconsumed_tail
+        if started:
             try:
-                out = inflater.decompress(data, block)
+                out += inflater.flush()
             except isal_zlib.error as err:
                 raise DamagedInput(_damage_reason(err)) from None
-            started = True
-            if out:
-                yield out
-            if inflater.eof:
-                members += 1
-                data = inflater.unused_data
-                inflater = isal_zlib.decompressobj(wbits=31)
-                started = False
-            else:
-                data = inflater.unconsumed_tail
-    if started:
-        try:
-            out = inflater.flush()
-        except isal_zlib.error as err:
-            raise DamagedInput(_damage_reason(err)) from None
+            if not inflater.eof:
+                raise DamagedInput("the gzip data ends early (truncated file)")
+    except DamagedInput:
+        # What was inflated before the damage goes on first (a member's checksum is only
+        # checked at its end, so the call that finds the damage loses at most one step).
         if out:
-            yield out
-        if not inflater.eof:
-            raise DamagedInput("the gzip data ends early (truncated file)")
+            yield bytes(out)
+        raise
+    if out:
+        yield bytes(out)
 
 
 def _damage_reason(err: Exception) -> str:

@@ -37,7 +37,7 @@ import numpy as np
 import pyarrow as pa
 
 from bedrock_explorer.errors import SourceError
-from bedrock_explorer.raw import RawBatch
+from bedrock_explorer.raw import MAX_BATCH_BYTES, RawBatch
 from bedrock_explorer.sources import byte_stream, documents
 from bedrock_explorer.sources.byte_stream import DamagedInput
 
@@ -272,9 +272,14 @@ def read_file(log_file: LogFile, batch_lines: int = DEFAULT_BATCH_LINES) -> Iter
         else:
             yield from _read_lines(str(path), stream, first, log_file, batch_lines, progress)
     except DamagedInput as err:
+        where = f"after line {progress.lines}" if not progress.items else f"after {progress.where}"
+        if not err.rest_missing:
+            # Nothing is lost (only bytes after the data's end): the file still counts as read.
+            yield _problem(log_file, where, err.reason, checkpoint=True)
+            return
         yield _problem(
             log_file,
-            f"after line {progress.lines}" if not progress.items else f"after {progress.where}",
+            where,
             f"{err.reason}: the {progress.count} before were read, the rest is missing",
             checkpoint=True,
         )
@@ -425,6 +430,7 @@ def _read_lines(
     export_format = _is_export_format(first)
     pending: list[pa.Array] = []
     pending_count = 0
+    pending_bytes = 0
     problems: list[tuple[str, str]] = []
     first_line = next_line = 1
 
@@ -445,7 +451,7 @@ def _read_lines(
                 # Stands in for its line, so the numbering of the lines after stays right.
                 if pending:
                     yield flush({})
-                    pending, pending_count, problems = [], 0, []
+                    pending, pending_count, pending_bytes, problems = [], 0, 0, []
                 problems.append(
                     (
                         str(next_line),
@@ -467,10 +473,11 @@ def _read_lines(
                 first_line = next_line
             pending.append(lines)
             pending_count += len(lines)
+            pending_bytes += len(block.lines)
             next_line += len(lines)
-            if pending_count >= batch_lines:
+            if pending_count >= batch_lines or pending_bytes >= MAX_BATCH_BYTES:
                 yield flush({})
-                pending, pending_count, problems = [], 0, []
+                pending, pending_count, pending_bytes, problems = [], 0, 0, []
     except (DamagedInput, OSError):
         if pending or problems:
             yield flush({})
@@ -500,8 +507,11 @@ def _read_document(
     lines: list[str] = []
     refs: list[str] = []
     problems: list[tuple[str, str]] = []
+    size = 0
 
     def flush(checkpoints: dict[str, str]) -> RawBatch:
+        nonlocal size
+        size = 0
         batch = RawBatch(
             source,
             list(lines),
@@ -524,7 +534,8 @@ def _read_document(
             else:
                 lines.append(item.line)
                 refs.append(item.ref)
-            if len(lines) + len(problems) >= batch_lines:
+                size += len(item.line)
+            if len(lines) + len(problems) >= batch_lines or size >= MAX_BATCH_BYTES:
                 yield flush({})
     except DamagedInput:
         if lines or problems:
