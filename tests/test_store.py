@@ -235,3 +235,24 @@ def test_a_sync_whose_process_is_gone_is_shown_as_interrupted(store: Store) -> N
     assert status_label(store.get_integration("x")) == "Interrupted"
     store.set_sync_status(integ.id, "ok", "done")
     assert status_label(store.get_integration("x")) == "Active"
+
+
+def test_a_file_this_version_cannot_use_is_let_go_at_once(db_path: Path) -> None:
+    """A newer schema raises, and the failed open keeps no lock on the file (another process
+    can open it at once)."""
+    from bedrock_explorer.errors import DatabaseVersionError
+
+    Store(db_path).close()
+    con = duckdb.connect(str(db_path))
+    con.execute("INSERT INTO schema_version VALUES (999, now())")
+    con.close()
+    with pytest.raises(DatabaseVersionError) as caught:
+        Store(db_path)
+    other = subprocess.run(
+        [sys.executable, "-c", f"import duckdb; duckdb.connect({str(db_path)!r}).close()"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr
+    assert caught.value is not None

@@ -170,11 +170,17 @@ class Store:
                 "import logs or load the demo data first (python -m bedrock_explorer demo)",
             )
         self.con = _open(self.path, read_only, wait_seconds)
-        # Times are UTC everywhere; DuckDB's own progress bar would write into our stdout.
-        self.con.execute("SET TimeZone = 'UTC'")
-        self.con.execute("SET enable_progress_bar = false")
-        if not read_only:
-            schema.migrate(self.con)
+        try:
+            # Times are UTC everywhere; DuckDB's own progress bar would write into our stdout.
+            self.con.execute("SET TimeZone = 'UTC'")
+            self.con.execute("SET enable_progress_bar = false")
+            if not read_only:
+                schema.migrate(self.con)
+        except BaseException:
+            # A file this version cannot use (newer schema, a failed migration) is let go at
+            # once: a half-made Store kept the file locked for the rest of the process.
+            self.con.close()
+            raise
 
     # -- lifecycle -----------------------------------------------------------------------------
     def close(self) -> None:

@@ -17,7 +17,16 @@ from collections.abc import Sequence
 import duckdb
 
 from bedrock_explorer.errors import DatabaseVersionError
+from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR, MAX_TOKENS
 from bedrock_explorer.store.transaction import transaction
+
+_OUT_OF_RANGE = (
+    f"ts < TIMESTAMP '{FIRST_YEAR}-01-01' OR ts >= TIMESTAMP '{LAST_YEAR + 1}-01-01' OR "
+    + " OR ".join(
+        f"{column} > {MAX_TOKENS}"
+        for column in ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    )
+)
 
 MIGRATIONS: Sequence[str] = (
     # 1: the foundation
@@ -142,6 +151,18 @@ MIGRATIONS: Sequence[str] = (
     """
     ALTER TABLE integrations ADD COLUMN last_sync_host VARCHAR;
     ALTER TABLE integrations ADD COLUMN last_sync_pid INTEGER;
+    """,
+    # 4: rows stored before values were held to their ranges (token counts up to 1e9, timestamps
+    # 1990-2100) move to the quarantine, keyed by request id: one such row made every figure fail.
+    f"""
+    INSERT INTO quarantine
+    SELECT integration_id, 'stored before range checks', request_id,
+        CASE WHEN ts < TIMESTAMP '{FIRST_YEAR}-01-01' OR ts >= TIMESTAMP '{LAST_YEAR + 1}-01-01'
+             THEN 'timestamp outside {FIRST_YEAR}–{LAST_YEAR}'
+             ELSE 'a token count over {MAX_TOKENS:,}' END,
+        current_timestamp AT TIME ZONE 'UTC'
+    FROM invocations WHERE {_OUT_OF_RANGE};
+    DELETE FROM invocations WHERE {_OUT_OF_RANGE};
     """,
 )
 
