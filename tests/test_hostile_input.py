@@ -766,3 +766,20 @@ def test_2_3_rows_stored_before_the_range_checks_move_to_the_quarantine(db_path:
             ("stored before range checks", "ok0", "a token count over 1,000,000,000"),
             ("stored before range checks", "ok1", "timestamp outside 1990–2100"),
         ]
+
+
+def test_8_damage_within_the_sniffed_head_keeps_what_came_before(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Damage met while the reader sniffs the first 4 KB loses no more than damage elsewhere
+    (the call that meets it loses at most one inflate step; 1 KB here)."""
+    from bedrock_explorer.sources import byte_stream
+
+    monkeypatch.setattr(byte_stream, "_INFLATE_STEP", 1024)
+    text, data = _gz_lines(4)
+    assert len(text) < 4096
+    (tmp_path / "small.jsonl.gz").write_bytes(data[:-8] + b"\0" * 8)  # a broken trailer
+    summary = import_paths(store, [str(tmp_path)], "x")
+    assert summary.inserted >= 2
+    ((_, ref, reason),) = _quarantine(store)
+    assert ref.startswith("after line ") and "checksum" in reason

@@ -228,16 +228,26 @@ def _utf8_chunks(path: Path, progress: _Progress) -> Iterator[bytes]:
 
 
 def _sniff(chunks: Iterator[bytes]) -> tuple[bytes, Iterator[bytes]]:
-    """The first bytes (at least 4 KB, or all there is) and an iterator over the whole stream."""
+    """The first bytes (at least 4 KB, or all there is) and an iterator over the whole stream.
+
+    Damage met while sniffing is raised by the iterator *after* the bytes decoded before it, so
+    a small damaged file keeps its readable lines like a large one.
+    """
     first = b""
-    for chunk in chunks:
-        first += chunk
-        if len(first) >= 4096:
-            break
+    damage: DamagedInput | None = None
+    try:
+        for chunk in chunks:
+            first += chunk
+            if len(first) >= 4096:
+                break
+    except DamagedInput as err:
+        damage = err
 
     def again() -> Iterator[bytes]:
         if first:
             yield first
+        if damage is not None:
+            raise damage
         yield from chunks
 
     return first, again()
@@ -258,9 +268,6 @@ def read_file(log_file: LogFile, batch_lines: int = DEFAULT_BATCH_LINES) -> Iter
         first, stream = _sniff(_utf8_chunks(path, progress))
     except _Unreadable as err:
         yield _problem(log_file, FILE_REF, str(err), checkpoint=False)
-        return
-    except DamagedInput as err:  # damaged from its first bytes: reading again will not help
-        yield _problem(log_file, "after line 0", err.reason, checkpoint=True)
         return
     except OSError as err:
         yield _problem(log_file, FILE_REF, _reason(err), checkpoint=False)
