@@ -11,6 +11,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +32,9 @@ FILE_GROUP_BYTES = 64 * 1024 * 1024
 #: ...and at most this many files: DuckDB's reader keeps buffers per file of a statement, so
 #: 20,000 small files in one group peaked at 4.3 GB.
 FILE_GROUP_FILES = 256
+
+#: Checks gzip files beside DuckDB reading them (see ``_import_files``).
+_CHECKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bedrock-explorer-gzip-check")
 
 #: Lines written per transaction: one DuckDB row group (122,880 rows), the smallest insert DuckDB
 #: writes straight to the file instead of through its WAL.
@@ -429,6 +433,12 @@ def _import_files(
         size = sum(f.size for f in group)
         result = None
         if compression is not None:
+            # DuckDB's reader ignores a damaged gzip checksum: the files are checked on another
+            # thread while it reads them (inflating releases the GIL), and the transaction
+            # commits only if they are sound; otherwise the line form reads them and says where.
+            check = (
+                _CHECKER.submit(local_files.gzip_sound, group) if compression == "gzip" else None
+            )
             result = store.write_files(
                 integration.id,
                 [str(f.path) for f in group],
@@ -437,6 +447,7 @@ def _import_files(
                 progress=lambda part, before=done, size=size: progress(
                     Progress(before + int(part * size), total, "B", "Importing")
                 ),
+                sound=None if check is None else check.result,
             )
         if result is not None:
             summary.add(result)

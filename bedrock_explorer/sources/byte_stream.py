@@ -19,7 +19,7 @@ import codecs
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from isal import isal_zlib
+from isal import igzip, isal_zlib
 
 #: Bytes read (and inflated) per step.
 READ_BLOCK = 4 * 1024 * 1024
@@ -29,6 +29,8 @@ MAX_RECORD_BYTES = 64 * 1024 * 1024
 GZIP_MAGIC = b"\x1f\x8b"
 #: Inflate output per call: the call that meets damage loses what it decoded, so it is small.
 _INFLATE_STEP = 256 * 1024
+#: Compressed input per call (see :func:`inflate`).
+_INPUT_PIECE = 64 * 1024
 _UTF8_BOM = codecs.BOM_UTF8
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
@@ -54,7 +56,9 @@ def file_blocks(fileobj: object, block: int | None = None) -> Iterator[bytes]:
         yield data
 
 
-def inflate(chunks: Iterable[bytes], block: int | None = None) -> Iterator[bytes]:
+def inflate(
+    chunks: Iterable[bytes], block: int | None = None, step: int | None = None
+) -> Iterator[bytes]:
     """Gunzip a stream of one or more gzip members, never more than ``block`` bytes at a time.
 
     ISA-L (``isal``) inflates ~3x faster than zlib. The checksum and length of every member are
@@ -63,54 +67,93 @@ def inflate(chunks: Iterable[bytes], block: int | None = None) -> Iterator[bytes
     member are reported as trailing garbage, not as missing data.
     """
     block = block or READ_BLOCK
-    step = min(block, _INFLATE_STEP)
+    step = min(block, step or _INFLATE_STEP)
     inflater = isal_zlib.decompressobj(wbits=31)
     started = False  # the current member has taken input
     members = 0
-    out = bytearray()
+    parts: list[bytes] = []
+    size = 0
     try:
         for chunk in chunks:
-            data = chunk
-            while data:
-                if not started and members and not data.startswith(GZIP_MAGIC[: len(data)]):
-                    raise DamagedInput(
-                        "bytes after the end of the gzip data were ignored", rest_missing=False
-                    )
-                try:
-                    out += inflater.decompress(data, step)
-                except isal_zlib.error as err:
-                    raise DamagedInput(_damage_reason(err)) from None
-                started = True
-                if len(out) >= block:
-                    yield bytes(out)
-                    out = bytearray()
-                if inflater.eof:
-                    members += 1
-                    data = inflater.unused_data
-                    inflater = isal_zlib.decompressobj(wbits=31)
-                    started = False
-                else:
-                    data = inflater.unconsumed_tail
+            whole = memoryview(chunk)
+            # Small input pieces: each call copies the input it did not consume (its
+            # ``unconsumed_tail``), which for a 4 MB block made inflating 4x slower.
+            for at in range(0, len(whole), _INPUT_PIECE):
+                data: bytes | memoryview = whole[at : at + _INPUT_PIECE]
+                while data:
+                    if (
+                        not started
+                        and members
+                        and not bytes(data[:2]).startswith(GZIP_MAGIC[: len(data)])
+                    ):
+                        raise DamagedInput(
+                            "bytes after the end of the gzip data were ignored", rest_missing=False
+                        )
+                    try:
+                        out = inflater.decompress(data, step)
+                    except isal_zlib.error as err:
+                        raise DamagedInput(_damage_reason(err)) from None
+                    started = True
+                    if out:
+                        parts.append(out)
+                        size += len(out)
+                        if size >= block:
+                            yield b"".join(parts)
+                            parts, size = [], 0
+                    if inflater.eof:
+                        members += 1
+                        data = inflater.unused_data
+                        inflater = isal_zlib.decompressobj(wbits=31)
+                        started = False
+                    else:
+                        data = inflater.unconsumed_tail
         if started:
             try:
-                out += inflater.flush()
+                out = inflater.flush()
             except isal_zlib.error as err:
                 raise DamagedInput(_damage_reason(err)) from None
+            if out:
+                parts.append(out)
             if not inflater.eof:
                 raise DamagedInput("the gzip data ends early (truncated file)")
     except DamagedInput:
         # What was inflated before the damage goes on first (a member's checksum is only
         # checked at its end, so the call that finds the damage loses at most one step).
-        if out:
-            yield bytes(out)
+        if parts:
+            yield b"".join(parts)
         raise
-    if out:
-        yield bytes(out)
+    if parts:
+        yield b"".join(parts)
+
+
+def gzip_damage(fileobj: object) -> DamagedInput | None:
+    """Inflate a whole gzip stream only to check it (checksums included); what is wrong, or None.
+
+    For files DuckDB will read itself: its reader accepts a damaged checksum silently. Nothing
+    is kept, so ISA-L's own file reader fills one reused buffer (~1 s for 1M records, 1.4 GB).
+    """
+    buffer = memoryview(bytearray(READ_BLOCK))
+    try:
+        with igzip.IGzipFile(fileobj=fileobj, mode="rb") as reader:  # type: ignore[arg-type]
+            while reader.readinto(buffer):
+                pass
+    except (OSError, EOFError, isal_zlib.error) as err:
+        reason = (
+            "the gzip data ends early (truncated file)"
+            if isinstance(err, EOFError)
+            else (
+                _damage_reason(err)
+                if "checksum" in str(err).lower() or "crc" in str(err).lower()
+                else "the gzip data is damaged"
+            )
+        )
+        return DamagedInput(reason)
+    return None
 
 
 def _damage_reason(err: Exception) -> str:
     text = str(err).lower()
-    if "checksum" in text or "data check" in text or "length" in text:
+    if "checksum" in text or "data check" in text or "length" in text or "crc" in text:
         return "the gzip checksum does not match (damaged file)"
     return "the gzip data is damaged"
 

@@ -400,10 +400,14 @@ class Store:
         compression: str,
         checkpoints: dict[str, str],
         progress: Callable[[float], None] | None = None,
+        sound: Callable[[], bool] | None = None,
     ) -> BatchResult | None:
-        """Store whole NDJSON files in one go, or return ``None`` to have them read line by line."""
+        """Store whole NDJSON files in one go, or return ``None`` to have them read line by line.
+
+        ``sound`` is asked before the commit; False rolls back (see ``writer.write_files``).
+        """
         return writer.write_files(
-            self.con, integration_id, files, compression, checkpoints, progress
+            self.con, integration_id, files, compression, checkpoints, progress, sound
         )
 
     # -- figures -------------------------------------------------------------------------------

@@ -79,8 +79,12 @@ def write_files(
     compression: str,
     checkpoints: dict[str, str],
     progress: Callable[[float], None] | None = None,
+    sound: Callable[[], bool] | None = None,
 ) -> BatchResult | None:
     """Store whole NDJSON files read by DuckDB itself, in one transaction; ``None`` if it cannot.
+
+    ``sound`` is asked just before the commit: False (a gzip checksum that does not match, found
+    by a check that ran meanwhile on another thread) rolls back and returns ``None`` as well.
 
     The fast way in for local files (see ``records.FILE_PARSE_SQL``). It succeeds only when every
     line of every file is a good record: a malformed line, an unexpected shape, or a record the
@@ -121,6 +125,9 @@ def write_files(
             _register_new_model_ids(cur)
             _register_new_identities(cur)
         _save_checkpoints(cur, integration_id, checkpoints)
+        if sound is not None and not sound():
+            cur.execute("ROLLBACK")
+            return None
         cur.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(duckdb.Error):
