@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
 import sys
 import time
 import zlib
@@ -24,18 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bedrock_explorer.synthetic import RecordSpec, make_line
+from tests.import_probe import measure_import
 
 OUT = ROOT / "bench" / "out" / "hostile"
 MB = 1024 * 1024
-
-_MEASURE = """
-import json, resource, subprocess, sys, time
-started = time.monotonic()
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(json.dumps({"code": done.returncode, "seconds": time.monotonic() - started,
-                  "rss": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
-                  "stdout": done.stdout[-400:], "stderr": done.stderr[-400:]}))
-"""
 
 
 def _line(n: int, body: str = "") -> str:
@@ -124,30 +115,6 @@ def _disk_size(path: Path) -> int:
     return path.stat().st_size
 
 
-def run(path: Path, db: Path) -> dict[str, object]:
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _MEASURE,
-            sys.executable,
-            "-m",
-            "bedrock_explorer",
-            "--db",
-            str(db),
-            "import",
-            str(path),
-            "--integration",
-            "bench",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        check=True,
-    )
-    return json.loads(done.stdout)  # type: ignore[no-any-return]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scale", type=float, default=1.0)
@@ -174,7 +141,7 @@ def main() -> None:
             stale.unlink()
         runs = [label, f"{label}, again (unchanged)"] if path.is_dir() else [label]
         for shown in runs:
-            result = run(path, db)
+            result = measure_import(path, db)
             stored = quarantined = "?"
             text = str(result["stdout"])
             if "new invocations" in text:

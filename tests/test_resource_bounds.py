@@ -9,24 +9,15 @@ The time limit is a hang guard (a subprocess timeout), not a speed measurement.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 from tests.conftest import line
+from tests.import_probe import measure_import
 
-ROOT = Path(__file__).resolve().parent.parent
 MB = 1024 * 1024
 RSS_BOUND = 1536 * MB  # README: "peak RSS within 1.5 GB plus twice the largest record"
-
-_MEASURE = """
-import resource, subprocess, sys
-done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-sys.stderr.write(done.stderr)
-print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
-"""
 
 
 def _gzip(path: Path, pieces: Iterable[bytes]) -> Path:
@@ -40,29 +31,8 @@ def _gzip(path: Path, pieces: Iterable[bytes]) -> Path:
 
 def _import(path: Path, db: Path, timeout: float) -> tuple[int, int, str]:
     """(exit code, peak RSS in bytes, stderr) of ``import PATH`` as a whole process."""
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            _MEASURE,
-            sys.executable,
-            "-m",
-            "bedrock_explorer",
-            "--db",
-            str(db),
-            "import",
-            str(path),
-            "--integration",
-            "bomb",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=timeout,
-        check=False,
-    )
-    code, rss = done.stdout.split()
-    return int(code), int(rss), done.stderr
+    result = measure_import(path, db, timeout)
+    return result["code"], result["rss"], result["stderr"]
 
 
 def _array_of_big_records(count: int, body_bytes: int) -> Iterable[bytes]:

@@ -15,9 +15,16 @@ import duckdb
 
 
 @contextlib.contextmanager
-def transaction(cur: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """``BEGIN`` … ``COMMIT``; on any exception ``ROLLBACK`` and re-raise the *original* error."""
-    cur.execute("BEGIN TRANSACTION")
+def transaction(
+    cur: duckdb.DuckDBPyConnection, *, begun: bool = False
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``BEGIN`` … ``COMMIT``; on any exception ``ROLLBACK`` and re-raise the *original* error.
+
+    ``begun``: the transaction was begun already (a statement ran in it first); only its end is
+    left to this block.
+    """
+    if not begun:
+        cur.execute("BEGIN TRANSACTION")
     try:
         yield cur
         cur.execute("COMMIT")

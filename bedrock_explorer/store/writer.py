@@ -118,22 +118,23 @@ def write_files(
                 return None
             raise
     try:
-        result.inserted = good - _delete_repeats(cur, integration_id)
-        result.duplicates = good - result.inserted
-        result.lines = good
-        if result.inserted:
-            _register_new_model_ids(cur)
-            _register_new_identities(cur)
-        _save_checkpoints(cur, integration_id, checkpoints)
-        if sound is not None and not sound():
-            cur.execute("ROLLBACK")
-            return None
-        cur.execute("COMMIT")
-    except BaseException:
-        with contextlib.suppress(duckdb.Error):
-            cur.execute("ROLLBACK")
-        raise
+        with transaction(cur, begun=True):
+            result.inserted = good - _delete_repeats(cur, integration_id)
+            result.duplicates = good - result.inserted
+            result.lines = good
+            if result.inserted:
+                _register_new_model_ids(cur)
+                _register_new_identities(cur)
+            _save_checkpoints(cur, integration_id, checkpoints)
+            if sound is not None and not sound():
+                raise _Unsound
+    except _Unsound:
+        return None
     return result
+
+
+class _Unsound(Exception):
+    """The files turned out damaged before the commit: roll back, read them line by line."""
 
 
 @contextlib.contextmanager
