@@ -270,7 +270,8 @@ def read_file(log_file: LogFile, batch_lines: int = DEFAULT_BATCH_LINES) -> Iter
         yield _problem(log_file, FILE_REF, str(err), checkpoint=False)
         return
     except OSError as err:
-        yield _problem(log_file, FILE_REF, _reason(err), checkpoint=False)
+        reason = f"file could not be read ({err.strerror or err})"
+        yield _problem(log_file, FILE_REF, reason, checkpoint=False)
         return
     try:
         stripped = first.lstrip()
@@ -280,16 +281,13 @@ def read_file(log_file: LogFile, batch_lines: int = DEFAULT_BATCH_LINES) -> Iter
             yield from _read_lines(str(path), stream, first, log_file, batch_lines, progress)
     except DamagedInput as err:
         where = f"after line {progress.lines}" if not progress.items else f"after {progress.where}"
-        if not err.rest_missing:
-            # Nothing is lost (only bytes after the data's end): the file still counts as read.
-            yield _problem(log_file, where, err.reason, checkpoint=True)
-            return
-        yield _problem(
-            log_file,
-            where,
-            f"{err.reason}: the {progress.count} before were read, the rest is missing",
-            checkpoint=True,
+        # Bytes after the data's end lose nothing: then the reason says only that.
+        reason = (
+            f"{err.reason}: the {progress.count} before were read, the rest is missing"
+            if err.rest_missing
+            else err.reason
         )
+        yield _problem(log_file, where, reason, checkpoint=True)
     except OSError as err:
         yield _problem(
             log_file,
@@ -297,14 +295,6 @@ def read_file(log_file: LogFile, batch_lines: int = DEFAULT_BATCH_LINES) -> Iter
             f"file could not be read to its end ({err.strerror or err})",
             checkpoint=False,
         )
-
-
-def _reason(err: BaseException) -> str:
-    if isinstance(err, DamagedInput):
-        return err.reason
-    if isinstance(err, OSError):
-        return f"file could not be read ({err.strerror or err})"
-    return str(err)
 
 
 def _is_document(head: bytes) -> bool:
