@@ -17,8 +17,11 @@ import re
 # (``* _ ~ ` ``), maths (``$``), tables (``|``), headings (``#``) and escapes themselves; plain
 # punctuation (quotes, dots, hyphens, colons) stays as typed, so messages read normally.
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>~$|#])")
-#: Bare URLs are autolinked (``http://…``, ``www.…``): breaking the pattern keeps them text.
-_AUTOLINK = re.compile(r"(?i)(https?|ftp)://|\b(www)\.")
+#: Bare URLs and e-mail addresses are autolinked (``http://…``, ``www.…``, ``a@b.com``). Streamlit's
+#: renderer finds them in the text *after* escapes are resolved, so a backslash does not stop it:
+#: an invisible word joiner (U+2060) inside the pattern does, and the text reads the same.
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto):|\b(www)\.|@")
+_JOINER = "\u2060"
 #: At the start, these would make a list, a quote or a numbered item.
 _BLOCK_START = re.compile(r"^(\s*)([-+>=]|\d+(?=[.)]))")
 
@@ -28,7 +31,7 @@ def md(value: object) -> str:
     text = "" if value is None else str(value)
     text = text.replace("\r", " ").replace("\n", " ")
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    text = _AUTOLINK.sub(lambda m: f"{m[1]}\\://" if m[1] else f"{m[2]}\\.", text)
+    text = _AUTOLINK.sub(lambda m: m[0][:-1] + _JOINER + m[0][-1], text)
     return _BLOCK_START.sub(
         lambda m: m[1] + (m[2] + "\\" if m[2][0].isdigit() else "\\" + m[2]), text
     )

@@ -6,9 +6,11 @@ from __future__ import annotations
 import codecs
 import csv
 import gzip
+import html
 import io
 import json
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -526,7 +528,20 @@ def test_13_the_grouped_and_detail_exports_quote_cr(store: Store, tmp_path: Path
 
 # -- 14. stored strings shown as text --------------------------------------------------------
 
+# CommonMark with links by schema (``http://…``). Bare domains are left to _GFM_AUTOLINK:
+# Streamlit's renderer (remark-gfm) links ``http(s)://``, ``www.`` and e-mail addresses found in
+# the *text* after escapes are resolved, when a space, punctuation or the start precedes them.
 _MD = MarkdownIt("gfm-like", {"linkify": True})
+_MD.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
+_GFM_AUTOLINK = re.compile(
+    r"(?:^|(?<=[\s\W]))(?<!\u2060)(?:https?://|www\.|[-.\w+]+@[-\w]+\.)", re.IGNORECASE
+)
+
+
+def _links_in_text(rendered: str) -> list[str]:
+    """What remark-gfm would autolink in the rendered text (tags stripped, entities decoded)."""
+    text = html.unescape(re.sub(r"<[^>]+>", " ", rendered))
+    return _GFM_AUTOLINK.findall(text)
 
 
 @pytest.mark.parametrize(
@@ -536,6 +551,7 @@ _MD = MarkdownIt("gfm-like", {"linkify": True})
         "[re-login](http://127.0.0.1:9/phish)",
         "<http://127.0.0.1:9/auto>",
         "see http://127.0.0.1:9/bare and www.example.com",
+        "write to someone@example.com",
         "**bold** _it_ `code` ~~s~~ $x$ <b>raw</b>",
         "# heading",
         "- list",
@@ -548,6 +564,7 @@ def test_14_markdown_from_stored_data_renders_as_its_text(hostile: str) -> None:
     for tag in ("<a ", "<img", "<strong", "<em", "<code", "<s>", "<b>", "<h1", "<li", "<ol"):
         assert tag not in rendered, rendered
     assert "blockquote" not in rendered
+    assert _links_in_text(rendered) == [], rendered
 
 
 def test_14_chart_labels_carry_no_plotly_markup() -> None:
@@ -569,6 +586,13 @@ def test_14_a_hostile_integration_name_on_the_page_is_escaped(store: Store, db_p
     sources = [m.value for m in at.markdown]
     assert any(md(name) in s for s in sources)
     assert not any("<a " in _MD.render(s) or "<img" in _MD.render(s) for s in sources)
+    assert not any(_links_in_text(_MD.render(s)) for s in sources)
+
+
+def test_14_the_autolink_model_finds_what_remark_would_link() -> None:
+    """The check above can fail: unescaped, each of these is a link."""
+    for plain in ("see http://127.0.0.1:9/x", "www.example.com", "me@example.com"):
+        assert _links_in_text(_MD.render(plain)), plain
 
 
 # -- 15. input from links and the command line ----------------------------------------------
