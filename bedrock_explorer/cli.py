@@ -97,7 +97,6 @@ def cmd_quarantine(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_prices_list(args: argparse.Namespace, store: Store) -> int:
-    book.ensure_compiled(store)
     frame = queries.price_list(store, args.model)
     return emit(
         frame, args.json, "No models seen yet: prices are compiled for the models in your logs."
@@ -105,7 +104,6 @@ def cmd_prices_list(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_prices_unpriced(args: argparse.Namespace, store: Store) -> int:
-    book.ensure_compiled(store)
     frame = queries.unpriced_models(store)
     return emit(frame, args.json, "Every invocation is priced (or provisioned).")
 

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 from tqdm import tqdm
 
+from bedrock_explorer.display import money
 from bedrock_explorer.ingest import Progress
 
 
@@ -82,11 +83,21 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Costs as a person reads them: sub-cent figures with their digits, an empty one as
+    ``unpriced`` (pandas would print ``0.000000`` and ``NaN``)."""
+    out = frame.copy()
+    for column in out.columns:
+        if column.startswith("cost") and pd.api.types.is_numeric_dtype(out[column]):
+            out[column] = out[column].map(money)
+    return out
+
+
 def print_table(frame: pd.DataFrame, empty: str) -> None:
     if frame.empty:
         print(empty)
     else:
-        print(frame.to_string(index=False))
+        print(readable(frame).to_string(index=False))
 
 
 def emit(frame: pd.DataFrame, as_json: bool, empty: str) -> int:

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bedrock_explorer import explorer, export
-from bedrock_explorer.cli_output import date_argument, json_default, records
+from bedrock_explorer.cli_output import date_argument, json_default, readable, records
+from bedrock_explorer.display import money
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.pricing import book
 from bedrock_explorer.store import Store
 
 
@@ -33,7 +33,6 @@ def _filters(args: argparse.Namespace) -> explorer.Filters:
 
 
 def cmd_report(args: argparse.Namespace, store: Store) -> int:
-    book.ensure_compiled(store)  # model ids stored since the last compile get their prices
     filters = _filters(args)
     parts = [p.strip() for p in (args.group_by or "model").split(",") if p.strip()]
     grains = [p for p in parts if p in explorer.GRANULARITIES]
@@ -67,12 +66,15 @@ def cmd_report(args: argparse.Namespace, store: Store) -> int:
         elif table.empty:
             print("Nothing in this selection.", file=out)
         else:
-            print(table.to_string(index=False), file=out)
-            total = frame["cost"].sum()
+            print(readable(table).to_string(index=False), file=out)
+            total = frame["cost"].sum(min_count=1)
             unpriced = int(frame["unpriced_tokens"].sum())
-            print(f"\nTotal: ${total:,.2f}", file=out)
+            print(f"\nTotal: {money(total)}", file=out)
             if unpriced:
                 print(f"Unpriced: {unpriced:,} tokens are not in the total", file=out)
+            unpriced_calls = int(frame["unpriced_invocations"].sum())
+            if unpriced_calls:
+                print(f"Unpriced: {unpriced_calls:,} invocations have no price", file=out)
     return 0
 
 

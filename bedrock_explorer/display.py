@@ -10,6 +10,7 @@ Markdown goes through :func:`md`, every label of a chart through :func:`chart_te
 from __future__ import annotations
 
 import html
+import math
 import re
 
 # CommonMark lets a backslash escape any ASCII punctuation. Escaped are the characters that make
@@ -40,3 +41,19 @@ def md(value: object) -> str:
 def chart_text(value: object) -> str:
     """``value`` as Plotly label text: shown as typed, never as a link or markup."""
     return html.escape("" if value is None else str(value), quote=False)
+
+
+def money(value: float | None, empty: str = "unpriced") -> str:
+    """A cost for the screen: cents from one cent up, more digits below, ``empty`` for none.
+
+    Why not ``f"${v:,.2f}"``: a sub-cent figure (one Nova Micro call is $0.0000035) printed as
+    $0.00, which reads as free; and an unknown cost must read as unknown, not as $0.
+    """
+    if value is None or value != value:  # None or NaN: nothing could be priced
+        return empty
+    if value == 0:
+        return "$0.00"
+    if abs(value) >= 0.01:
+        return f"${value:,.2f}"
+    digits = 2 - math.floor(math.log10(abs(value)))
+    return f"${value:.{digits}f}"

@@ -57,11 +57,8 @@ METERS = {
     "images": "image_cost",
 }
 _SUMS = [
-    "invocations",
+    *queries.STATUS_SUMS,
     "cost",
-    "unpriced_tokens",
-    "unpriced_images",
-    "provisioned_invocations",
     *queries.METER_COLUMNS,
     *METERS.values(),
     "cache_read_at_input",
@@ -395,6 +392,7 @@ def _from_memo(memo: dict[Any, pd.DataFrame], key: tuple[Any, ...]) -> pd.DataFr
                 if keys
                 else frame[sums].sum().to_frame().T
             )
+            rolled = queries.with_price_status(rolled)
             return rolled.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
     return None
 
@@ -442,6 +440,7 @@ def _finish(store: Store, frame: pd.DataFrame, by: list[str], time_bucket: bool)
     else:
         frame = frame[sums]
     frame = frame.rename(columns={"d_" + d.replace(" ", "_"): d for d in by})
+    frame = queries.with_price_status(frame)
     return frame.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -451,9 +450,16 @@ def headline(
     """Totals for the selection and the change against the previous period of the same length."""
     now = grouped(store, f, [], memo=memo)
     before = grouped(store, f.previous(), [], memo=memo)
-    row = {k: float(now[k].sum()) for k in _SUMS}
+    row: dict[str, Any] = {k: float(now[k].sum()) for k in _SUMS}
     prev = {k: float(before[k].sum()) for k in _SUMS}
-    row["cost_per_1k"] = row["cost"] / row["invocations"] * 1000 if row["invocations"] else 0.0
+    status = queries.with_price_status(pd.DataFrame([row]))
+    row["price_status"] = status["price_status"].iloc[0]
+    row["cost_known"] = not pd.isna(status["cost"].iloc[0])  # False: nothing has a token price
+    # Per 1,000 *priced* invocations: unpriced and provisioned ones add no dollars to divide.
+    row["priced_invocations"] = queries.priced_invocations(row)
+    row["cost_per_1k"] = (
+        row["cost"] / row["priced_invocations"] * 1000 if row["priced_invocations"] else None
+    )
     row["previous_cost"] = prev["cost"]
     row["previous_invocations"] = prev["invocations"]
     row["cost_change"] = (row["cost"] - prev["cost"]) / prev["cost"] if prev["cost"] else None
@@ -473,8 +479,9 @@ def top_n(frame: pd.DataFrame, column: str, n: int) -> pd.DataFrame:
         return frame
     out = frame.copy()
     out[column] = out[column].where(out[column].isin(keep), "Other")
-    keys = [c for c in out.columns if c not in _SUMS]
-    return out.groupby(keys, as_index=False)[[c for c in _SUMS if c in out]].sum()
+    keys = [c for c in out.columns if c not in _SUMS and c != "price_status"]
+    rolled = out.groupby(keys, as_index=False)[[c for c in _SUMS if c in out]].sum()
+    return queries.with_price_status(rolled)
 
 
 def over_time(
@@ -538,7 +545,8 @@ _DETAIL_COLUMNS = """
     (SELECT principal_name FROM identities d WHERE d.identity_arn = r.identity_arn) AS identity,
     (SELECT session_name FROM identities d WHERE d.identity_arn = r.identity_arn) AS session,
     input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, images,
-    outcome, latency_ms, round(cost, 8) AS cost_usd, price_status, unpriced_tokens,
+    outcome, performance_tier AS tier, latency_ms, cost AS cost_usd, price_status, unpriced_tokens,
+    price_source,
     CAST(request_metadata AS VARCHAR) AS request_metadata
 """
 

@@ -19,13 +19,14 @@ import io
 from collections.abc import Iterator
 from typing import TextIO
 
+import numpy as np
 import pandas as pd
 
 from bedrock_explorer import explorer
 from bedrock_explorer.explorer import Filters
 from bedrock_explorer.store import Store
 
-#: Costs as plain decimals (a spreadsheet reads 0.00000418, not always 4.18e-06).
+#: Floats other than costs (costs are written by :func:`cost_text`).
 _FLOAT = "%.8f"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 #: Stripped before looking for a formula start: what a reader may drop in front of a cell.
@@ -42,9 +43,19 @@ GROUPED_COLUMNS = [
     "cache_write_tokens",
     "images",
     "cost",
+    "price_status",
     "unpriced_tokens",
     "unpriced_images",
 ]
+
+
+def cost_text(value: object) -> str:
+    """A cost as a plain decimal with every digit it has (a spreadsheet reads 0.00000418, not
+    always 4.18e-06; a fixed 8 decimals printed a tiny cost as 0.00000000), empty when unknown:
+    an unpriced group has no cost, not a cost of 0."""
+    if value is None or pd.isna(value):  # type: ignore[call-overload]
+        return ""
+    return np.format_float_positional(float(value), trim="-")  # type: ignore[arg-type]
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
@@ -73,15 +84,22 @@ def grouped_table(frame: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
         table = table.sort_values(["bucket", "cost"], ascending=[True, False], kind="stable")
         table["bucket"] = pd.to_datetime(table["bucket"]).dt.strftime("%Y-%m-%d %H:%M")
     for column in GROUPED_COLUMNS:
-        if column != "cost":
+        if column not in ("cost", "price_status"):
             table[column] = table[column].astype("int64")
-    table["cost"] = table["cost"].round(6)
     return table.rename(columns={"bucket": "period", "cost": "cost_usd"})
+
+
+def _costs_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    for column in out.columns:
+        if column.startswith("cost"):
+            out[column] = out[column].map(cost_text)
+    return out
 
 
 def grouped_csv(frame: pd.DataFrame, dims: list[str]) -> str:
     buffer = io.StringIO()
-    neutralise(grouped_table(frame, dims)).to_csv(
+    neutralise(_costs_as_text(grouped_table(frame, dims))).to_csv(
         buffer, index=False, float_format=_FLOAT, lineterminator=LINE_END
     )
     return buffer.getvalue()
@@ -102,7 +120,7 @@ def detail_csv_chunks(store: Store, filters: Filters) -> Iterator[tuple[str, int
     first = True
     for batch in explorer.detail_batches(store, filters):
         buffer = io.StringIO()
-        neutralise(batch).to_csv(
+        neutralise(_costs_as_text(batch)).to_csv(
             buffer, index=False, header=first, float_format=_FLOAT, lineterminator=LINE_END
         )
         first = False

@@ -19,7 +19,6 @@ from typing import Any, TypeVar
 import pyarrow as pa
 
 from bedrock_explorer.errors import UserFacingError, safe_reason
-from bedrock_explorer.pricing import book
 from bedrock_explorer.raw import MAX_BATCH_BYTES, BatchResult, RawBatch, text_bytes
 from bedrock_explorer.sources import local_files
 from bedrock_explorer.store import Integration, Store
@@ -389,7 +388,6 @@ def import_paths(
             with contextlib.suppress(Exception):
                 store.set_sync_status(integration.id, "error", safe_reason(err))
         raise
-    book.ensure_compiled(store)  # new model ids get their price points
     summary.seconds = time.monotonic() - started
     store.set_sync_status(integration.id, "ok", summary.describe())
     return summary

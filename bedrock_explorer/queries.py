@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from bedrock_explorer.store import Store
@@ -15,85 +16,146 @@ from bedrock_explorer.store import Store
 
 def usage_sql(source: str = "invocations") -> str:
     """Invocations (``source``: the table, or a subquery selecting some of it) with what pricing
-    needs: the model dimension, tier, UTC day (price points change only at midnight UTC),
-    long-context flag and billable images."""
+    needs: the price key (model id, source region, tier), the UTC day (price points change only
+    at midnight UTC), the input size that decides long context, and billable images."""
     return _USAGE.replace("FROM invocations i ", f"FROM {source} i ")
 
 
 _USAGE = """
 SELECT i.*, m.base_model, m.routing, m.service_type, m.provider,
     i.performance_tier AS tier,
+    coalesce(i.region, '') AS price_region,
     date_trunc('day', i.ts) AS price_day,
-    coalesce(m.lc_threshold IS NOT NULL
-             AND i.input_tokens + i.cache_read_tokens + i.cache_write_tokens > m.lc_threshold,
-             false) AS long_context,
+    i.input_tokens + i.cache_read_tokens + i.cache_write_tokens AS lc_size,
+    1 AS invocations,
     CASE WHEN m.service_type = 'image' AND i.outcome = 'success'
          THEN coalesce(i.image_count, 1) ELSE 0 END AS images
 FROM invocations i LEFT JOIN model_ids m USING (model_id)
 """
 
+#: What a row's (or a group's) price status can be. Only the first three carry a cost; an
+#: ``unpriced``, ``provisioned`` or ``reserved`` row has an *empty* cost, never 0.
+STATUS_PRICED = "priced"
+STATUS_ESTIMATED = "estimated at standard"
+STATUS_NO_METER = "no billable meter"
+STATUS_PARTLY = "partly unpriced"
+STATUS_UNPRICED = "unpriced"
+STATUS_PROVISIONED = "provisioned (billed per hour)"
+STATUS_RESERVED = "reserved (billed per capacity)"
+STATUSES = (
+    STATUS_PRICED,
+    STATUS_ESTIMATED,
+    STATUS_NO_METER,
+    STATUS_PARTLY,
+    STATUS_UNPRICED,
+    STATUS_PROVISIONED,
+    STATUS_RESERVED,
+)
+#: Statuses whose cost is left empty: there is no per-token figure to show.
+NO_COST = (STATUS_UNPRICED, STATUS_PROVISIONED, STATUS_RESERVED)
+
+_LONG = "(p.lc_threshold IS NOT NULL AND s.lc_size > p.lc_threshold)"
+_TOKEN_RATES = (
+    ("input_tokens", "r_input"),
+    ("output_tokens", "r_output"),
+    ("cache_read_tokens", "r_cache_read"),
+    ("(cache_write_tokens - cache_write_1h_tokens)", "r_cache_write"),
+    ("cache_write_1h_tokens", "r_cache_write_1h"),
+)
+
 
 def _rated(source: str) -> str:
     """Price the rows of ``source`` — single invocations or pre-aggregated groups alike.
 
-    ``source`` must have ``model_id, tier, price_day, long_context, service_type`` and the token
-    meters and ``images`` (values or sums). Rates are constant within such a group, so the cost of
-    a sum is the sum of the costs: grouped queries aggregate first and price a few thousand rows
-    instead of millions. A meter with usage but no rate adds no dollars; its tokens are
-    *unpriced*, never a silent $0.
+    ``source`` must have ``model_id, tier, price_region, price_day, lc_size, service_type,
+    invocations``, the token meters and ``images`` (values or sums). Rates are constant within
+    such a group, so the cost of a sum is the sum of the costs: grouped queries aggregate first
+    and price a few thousand rows instead of millions. A meter with usage but no rate adds no
+    dollars; its tokens are *unpriced*, and a row with nothing priced has an empty cost — never
+    a silent $0. The long-context rate applies above the threshold of the price point in force
+    (a period without long-context rates prices every request at its base rates).
     """
+    unpriced_meters = " + ".join(
+        f"(CASE WHEN {rate} IS NULL THEN {tokens} ELSE 0 END)" for tokens, rate in _TOKEN_RATES
+    )
+    priced_meters = " + ".join(
+        f"(CASE WHEN {rate} IS NOT NULL THEN {tokens} ELSE 0 END)" for tokens, rate in _TOKEN_RATES
+    )
+    summed = " + ".join(f"coalesce({tokens} * {rate}, 0)" for tokens, rate in _TOKEN_RATES)
     return f"""
 WITH j AS (
     SELECT s.*,
-        coalesce(p.status, 'unpriced') AS price_status,
+        coalesce(p.status, 'unpriced') AS point_status,
         p.source AS price_source,
         coalesce(p.reason, CASE WHEN p.status IS NULL THEN 'not priced yet' END) AS price_reason,
-        CASE WHEN s.long_context THEN p.lc_input ELSE p.input END AS r_input,
-        CASE WHEN s.long_context THEN p.lc_output ELSE p.output END AS r_output,
-        CASE WHEN s.long_context THEN p.lc_cache_read ELSE p.cache_read END AS r_cache_read,
-        CASE WHEN s.long_context THEN p.lc_cache_write ELSE p.cache_write END AS r_cache_write,
-        CASE WHEN s.long_context THEN p.lc_cache_write_1h ELSE p.cache_write_1h END
+        {_LONG} AS long_context,
+        CASE WHEN {_LONG} THEN p.lc_input ELSE p.input END AS r_input,
+        CASE WHEN {_LONG} THEN p.lc_output ELSE p.output END AS r_output,
+        CASE WHEN {_LONG} THEN p.lc_cache_read ELSE p.cache_read END AS r_cache_read,
+        CASE WHEN {_LONG} THEN p.lc_cache_write ELSE p.cache_write END AS r_cache_write,
+        CASE WHEN {_LONG} THEN p.lc_cache_write_1h ELSE p.cache_write_1h END
             AS r_cache_write_1h,
-        CASE WHEN s.long_context THEN coalesce(p.lc_image, p.image) ELSE p.image END AS r_image
+        CASE WHEN {_LONG} THEN coalesce(p.lc_image, p.image) ELSE p.image END AS r_image
     FROM ({source}) s
     LEFT JOIN price_points p
-        ON p.model_id = s.model_id AND p.tier = s.tier
+        ON p.model_id = s.model_id AND p.tier = s.tier AND p.region = s.price_region
        AND s.price_day >= p.valid_from AND s.price_day < p.valid_to
+),
+k AS (
+    SELECT *,
+        point_status IN ('priced', 'estimated') AS rated,
+        -- Image models bill per image; their prompt tokens are part of that price.
+        (service_type = 'image' AND r_image IS NOT NULL) AS per_image
+    FROM j
+),
+u AS (
+    SELECT *,
+        CASE
+            WHEN rated AND per_image THEN 0
+            WHEN rated THEN {unpriced_meters}
+            WHEN point_status = 'unpriced' THEN
+                input_tokens + output_tokens + cache_read_tokens + cache_write_tokens
+            ELSE 0
+        END AS unpriced_tokens,
+        CASE WHEN point_status = 'unpriced' OR (rated AND r_image IS NULL) THEN images ELSE 0 END
+            AS unpriced_images,
+        CASE WHEN NOT rated THEN 0
+             WHEN per_image THEN images
+             ELSE {priced_meters} + (CASE WHEN r_image IS NOT NULL THEN images ELSE 0 END)
+        END AS priced_units
+    FROM k
+),
+v AS (
+    SELECT *,
+        CASE
+            WHEN point_status = 'provisioned' THEN '{STATUS_PROVISIONED}'
+            WHEN point_status = 'reserved' THEN '{STATUS_RESERVED}'
+            WHEN point_status = 'unpriced' THEN '{STATUS_UNPRICED}'
+            WHEN unpriced_tokens > 0 OR unpriced_images > 0 THEN
+                CASE WHEN priced_units > 0 THEN '{STATUS_PARTLY}' ELSE '{STATUS_UNPRICED}' END
+            WHEN priced_units = 0 THEN '{STATUS_NO_METER}'
+            WHEN point_status = 'estimated' THEN '{STATUS_ESTIMATED}'
+            ELSE '{STATUS_PRICED}'
+        END AS price_status
+    FROM u
 )
 SELECT *,
-    CASE WHEN price_status = 'priced' THEN input_tokens * r_input END AS input_cost,
-    CASE WHEN price_status = 'priced' THEN output_tokens * r_output END AS output_cost,
-    CASE WHEN price_status = 'priced' THEN cache_read_tokens * r_cache_read END AS cache_read_cost,
-    CASE WHEN price_status = 'priced'
+    CASE WHEN rated THEN input_tokens * r_input END AS input_cost,
+    CASE WHEN rated THEN output_tokens * r_output END AS output_cost,
+    CASE WHEN rated THEN cache_read_tokens * r_cache_read END AS cache_read_cost,
+    CASE WHEN rated
          THEN (cache_write_tokens - cache_write_1h_tokens) * r_cache_write END AS cache_write_cost,
-    CASE WHEN price_status = 'priced'
-         THEN cache_write_1h_tokens * r_cache_write_1h END AS cache_write_1h_cost,
-    CASE WHEN price_status = 'priced' THEN images * r_image END AS image_cost,
-    CASE WHEN price_status = 'priced' THEN
-        coalesce(input_tokens * r_input, 0) + coalesce(output_tokens * r_output, 0)
-        + coalesce(cache_read_tokens * r_cache_read, 0)
-        + coalesce((cache_write_tokens - cache_write_1h_tokens) * r_cache_write, 0)
-        + coalesce(cache_write_1h_tokens * r_cache_write_1h, 0)
-        + coalesce(images * r_image, 0)
-    ELSE 0 END AS cost,
-    CASE
-        -- Image models bill per image; their prompt tokens are part of that price.
-        WHEN price_status = 'priced' AND service_type = 'image' AND r_image IS NOT NULL THEN 0
-        WHEN price_status = 'priced' THEN
-            (CASE WHEN r_input IS NULL THEN input_tokens ELSE 0 END)
-            + (CASE WHEN r_output IS NULL THEN output_tokens ELSE 0 END)
-            + (CASE WHEN r_cache_read IS NULL THEN cache_read_tokens ELSE 0 END)
-            + (CASE WHEN r_cache_write IS NULL
-                    THEN cache_write_tokens - cache_write_1h_tokens ELSE 0 END)
-            + (CASE WHEN r_cache_write_1h IS NULL THEN cache_write_1h_tokens ELSE 0 END)
-        WHEN price_status = 'unpriced' THEN
-            input_tokens + output_tokens + cache_read_tokens + cache_write_tokens
-        ELSE 0
-    END AS unpriced_tokens,
-    CASE WHEN price_status = 'unpriced' OR (price_status = 'priced' AND r_image IS NULL)
-         THEN images ELSE 0 END AS unpriced_images,
-    price_status = 'provisioned' AS provisioned
-FROM j
+    CASE WHEN rated THEN cache_write_1h_tokens * r_cache_write_1h END AS cache_write_1h_cost,
+    CASE WHEN rated THEN images * r_image END AS image_cost,
+    CASE WHEN price_status IN ('{"', '".join(NO_COST)}') THEN NULL
+         WHEN per_image THEN images * r_image
+         ELSE {summed} + coalesce(images * r_image, 0)
+    END AS cost,
+    CASE WHEN point_status = 'unpriced' THEN invocations ELSE 0 END AS unpriced_invocations,
+    CASE WHEN point_status = 'estimated' THEN invocations ELSE 0 END AS estimated_invocations,
+    CASE WHEN point_status = 'reserved' THEN invocations ELSE 0 END AS reserved_invocations,
+    point_status = 'provisioned' AS provisioned
+FROM v
 """
 
 
@@ -134,6 +196,10 @@ def grouped_cost(
     table — and only the few thousand sums are joined to the model dimension and priced.
     Long-context candidates (input above the smallest threshold any price has) are kept apart by
     their exact size, which is cheap because such requests are rare.
+
+    ``cost`` is the sum of what could be priced; :func:`with_price_status` (which every caller
+    applies after its own roll-ups) names each group's status and empties the cost of a group
+    with nothing priced.
     """
     dims = dims or {}
     model_dims = model_dims or {}
@@ -148,7 +214,8 @@ def grouped_cost(
         else ""
     )
     inner = f"""
-        SELECT {inner_dims} model_id, performance_tier AS tier, date_trunc('day', ts) AS price_day,
+        SELECT {inner_dims} model_id, performance_tier AS tier,
+            coalesce(region, '') AS price_region, date_trunc('day', ts) AS price_day,
             CASE WHEN input_tokens + cache_read_tokens + cache_write_tokens > ?
                  THEN input_tokens + cache_read_tokens + cache_write_tokens ELSE 0 END AS lc_size,
             count(*) AS invocations, {sums},
@@ -161,8 +228,6 @@ def grouped_cost(
     outer_model_dims = "".join(f"{expr} AS {alias}, " for alias, expr in model_dims.items())
     source = f"""
         SELECT a.*, {outer_model_dims} m.service_type,
-            coalesce(m.lc_threshold IS NOT NULL AND a.lc_size > m.lc_threshold, false)
-                AS long_context,
             CASE WHEN m.service_type = 'image' THEN a.success_images ELSE 0 END AS images
         FROM ({inner}) a LEFT JOIN model_ids m USING (model_id)
     """
@@ -183,6 +248,10 @@ def grouped_cost(
                 AS invocations_in_unpriced_groups,
             CAST(coalesce(sum(invocations) FILTER (WHERE provisioned), 0) AS BIGINT)
                 AS provisioned_invocations,
+            CAST(sum(reserved_invocations) AS BIGINT) AS reserved_invocations,
+            CAST(sum(unpriced_invocations) AS BIGINT) AS unpriced_invocations,
+            CAST(sum(estimated_invocations) AS BIGINT) AS estimated_invocations,
+            CAST(coalesce(sum(priced_units), 0) AS BIGINT) AS priced_units,
             {outer_sums},
             coalesce(sum(input_cost), 0) AS input_cost,
             coalesce(sum(output_cost), 0) AS output_cost,
@@ -202,6 +271,71 @@ def grouped_cost(
         {"ORDER BY " + order_by if order_by else ""}
     """
     return store.query_df(sql, [threshold, *(params or []), *(model_params or [])])
+
+
+#: Sums a group's status is derived from (they survive any roll-up: all are additive).
+STATUS_SUMS = (
+    "invocations",
+    "unpriced_invocations",
+    "provisioned_invocations",
+    "reserved_invocations",
+    "estimated_invocations",
+    "unpriced_tokens",
+    "unpriced_images",
+    "priced_units",
+)
+
+
+def with_price_status(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with ``price_status`` per group and an empty cost where nothing is priced.
+
+    Why from sums: every view rolls groups up (top N + Other, totals, a coarser grouping), so the
+    status must be recomputable from additive columns; ``cost`` holds the priced part (NaN sums
+    as 0) and is emptied again here whenever the group's status has no cost.
+    """
+    out = frame.copy()
+    if out.empty:
+        out["price_status"] = pd.Series(dtype=object)
+        return out
+    n = {c: out[c].fillna(0).astype(float).to_numpy() for c in STATUS_SUMS}
+    capacity = n["provisioned_invocations"] + n["reserved_invocations"]
+    unpriced_any = (
+        (n["unpriced_invocations"] > 0) | (n["unpriced_tokens"] > 0) | (n["unpriced_images"] > 0)
+    )
+    priced = n["priced_units"] > 0
+    conditions = [
+        n["invocations"] == 0,
+        (capacity == n["invocations"]) & (n["provisioned_invocations"] > 0),
+        capacity == n["invocations"],
+        ~priced & unpriced_any,
+        ~priced & (capacity > 0),
+        ~priced,
+        unpriced_any | (capacity > 0),
+        n["estimated_invocations"] > 0,
+    ]
+    choices = [
+        STATUS_NO_METER,
+        STATUS_PROVISIONED,
+        STATUS_RESERVED,
+        STATUS_UNPRICED,
+        STATUS_PARTLY,
+        STATUS_NO_METER,
+        STATUS_PARTLY,
+        STATUS_ESTIMATED,
+    ]
+    out["price_status"] = np.select(conditions, choices, default=STATUS_PRICED)
+    out["cost"] = out["cost"].astype(float).where(~out["price_status"].isin(NO_COST))
+    return out
+
+
+def priced_invocations(row: dict[str, object] | pd.Series) -> float:
+    """Invocations with a per-token price: the divisor of cost per 1,000 invocations."""
+    return float(
+        row["invocations"]  # type: ignore[arg-type]
+        - row["unpriced_invocations"]  # type: ignore[operator]
+        - row["provisioned_invocations"]  # type: ignore[operator]
+        - row["reserved_invocations"]  # type: ignore[operator]
+    )
 
 
 def overview_totals(store: Store) -> dict[str, object]:
@@ -241,17 +375,22 @@ def overview_totals(store: Store) -> dict[str, object]:
 
 def cost_totals(store: Store, since: datetime | None = None) -> dict[str, object]:
     """Total cost with what could not be priced, the way every view must show it."""
-    frame = grouped_cost(store, where="? IS NULL OR ts >= ?", params=[since, since])
+    frame = with_price_status(
+        grouped_cost(store, where="? IS NULL OR ts >= ?", params=[since, since])
+    )
     row = frame.iloc[0].to_dict()
     keys = (
         "invocations",
-        "cost",
         "unpriced_tokens",
         "unpriced_images",
         "invocations_in_unpriced_groups",
-        "provisioned_invocations",
+        *STATUS_SUMS,
     )
-    return {k: (0 if pd.isna(row[k]) else row[k]) for k in keys}
+    out: dict[str, object] = {k: (0 if pd.isna(row[k]) else row[k]) for k in keys}
+    # An empty cost stays empty (None): nothing in the selection has a per-token price.
+    out["cost"] = None if pd.isna(row["cost"]) else float(row["cost"])
+    out["price_status"] = row["price_status"]
+    return out
 
 
 def daily_cost_by_model(store: Store, since: datetime | None = None) -> pd.DataFrame:
@@ -268,31 +407,30 @@ def daily_cost_by_model(store: Store, since: datetime | None = None) -> pd.DataF
 
 
 def unpriced_models(store: Store) -> pd.DataFrame:
-    """Models seen without a (complete) price, with their token volume and the reason."""
+    """Price keys seen without a (complete, exact) price, with their volume and the reason."""
     frame = grouped_cost(
         store,
-        {"raw_model_id": "model_id", "perf_tier": "performance_tier"},
+        {"raw_model_id": "model_id", "src_region": "region", "perf_tier": "performance_tier"},
         # (aliases differ from model_ids' own column names, which DuckDB would confuse)
         model_dims={"model_base": "coalesce(m.base_model, '')", "model_routing": "m.routing"},
         order_by="unpriced_tokens DESC",
     )
-    frame = frame[
-        (frame.unpriced_tokens > 0)
-        | (frame.unpriced_images > 0)
-        | (frame.price_statuses != "priced")
-    ]
+    frame = with_price_status(frame)
+    frame = frame[~frame.price_status.isin((STATUS_PRICED, STATUS_NO_METER))]
     frame = frame.assign(
         model_id=frame.raw_model_id,
         base_model=frame.model_base,
         routing=frame.model_routing,
+        region=frame.src_region,
         tier=frame.perf_tier,
-        status=frame.price_statuses,
+        status=frame.price_status,
         reason=frame.price_reasons.fillna("a meter with usage has no rate"),
     )
     columns = [
         "model_id",
         "base_model",
         "routing",
+        "region",
         "tier",
         "status",
         "reason",
@@ -305,14 +443,15 @@ def unpriced_models(store: Store) -> pd.DataFrame:
 
 def integration_stats(store: Store) -> pd.DataFrame:
     """Per integration: invocations, cost, date range, quarantined lines, last sync."""
-    costs = grouped_cost(store, {"integration_id": "integration_id"})
+    costs = with_price_status(grouped_cost(store, {"integration_id": "integration_id"}))
     store.con.register("integration_costs", costs)
     try:
         return store.query_df(
             """
             SELECT i.name AS integration, i.kind, i.is_demo,
                    coalesce(v.invocations, 0) AS invocations,
-                   round(coalesce(c.cost, 0), 2) AS cost_usd,
+                   c.cost AS cost_usd,
+                   coalesce(c.price_status, 'no billable meter') AS price_status,
                    coalesce(c.unpriced_tokens, 0) AS unpriced_tokens,
                    v.first_ts AS first_invocation, v.last_ts AS last_invocation,
                    coalesce(q.quarantined, 0) AS quarantined,
@@ -335,7 +474,7 @@ def price_list(store: Store, model_filter: str | None = None) -> pd.DataFrame:
     """The compiled prices per model id seen: status, rates (per 1M tokens / per image), source."""
     return store.query_df(
         """
-        SELECT model_id, tier, status, routing_class,
+        SELECT model_id, nullif(region, '') AS region, tier, status, routing_class,
                round(input * 1e6, 6) AS input_per_m, round(output * 1e6, 6) AS output_per_m,
                round(cache_read * 1e6, 6) AS cache_read_per_m,
                round(cache_write * 1e6, 6) AS cache_write_per_m,
@@ -348,7 +487,7 @@ def price_list(store: Store, model_filter: str | None = None) -> pd.DataFrame:
         FROM price_points
         WHERE ($filter IS NULL OR model_id ILIKE '%' || $filter || '%')
           AND (tier = 'standard' OR status = 'priced')
-        ORDER BY model_id, tier, valid_from
+        ORDER BY model_id, region, tier, valid_from
         """,
         {"filter": model_filter},
     )

@@ -16,6 +16,11 @@ Facts the SQL encodes (see ``shared/design.md`` and the fixtures):
   on old records (absent = 0). 1-hour cache writes are reported only inside the response body:
   Converse ``usage.cacheDetails[ttl=1h]`` or Anthropic
   ``usage.cache_creation.ephemeral_1h_input_tokens`` (in the ``message_start`` chunk for streams).
+  When the response body went to S3, the request's cache points say it: if every ``cachePoint``
+  (Converse) or ``cache_control`` (Anthropic) of the request has ``ttl: "1h"``, all its cache
+  writes are 1-hour writes.
+* The service tier is ``serviceTier.type`` (``default``, ``flex``, ``priority``, ``reserved``):
+  the response's, else the request's; latency-optimized is ``performanceConfig.latency``.
 * ``output.outputBodyJson`` is an object, except for InvokeModelWithResponseStream where it is an
   array of stream chunks (which may contain non-objects such as ``"[DONE]"``); the last chunk
   carries ``amazon-bedrock-invocationMetrics``.
@@ -67,6 +72,8 @@ PATHS: tuple[tuple[str, str], ...] = (
     ("images_text", "$.input.inputBodyJson.imageGenerationConfig.numberOfImages"),
     ("latency_asked", "$.input.inputBodyJson.performanceConfig.latency"),
     ("latency_served", f"{_B}.performanceConfig.latency"),
+    ("tier_asked", "$.input.inputBodyJson.serviceTier.type"),
+    ("tier_served", f"{_B}.serviceTier.type"),
     ("output_text", "$.output.outputTokenCount"),
     ("output_s3", "$.output.outputBodyS3Path"),
     # response body object
@@ -122,6 +129,12 @@ LAST_YEAR = 2100
 
 TIER_STANDARD = "standard"
 TIER_LATENCY_OPTIMIZED = "latency_optimized"
+TIER_FLEX = "flex"
+TIER_PRIORITY = "priority"
+TIER_RESERVED = "reserved"
+#: How a request was served and billed: Bedrock's service tiers (``serviceTier.type``: default,
+#: flex, priority, reserved) and the latency-optimized performance configuration.
+TIERS = (TIER_STANDARD, TIER_LATENCY_OPTIMIZED, TIER_FLEX, TIER_PRIORITY, TIER_RESERVED)
 
 OUTCOME_SUCCESS = "success"
 OUTCOME_GUARDRAIL = "guardrail_intervened"
@@ -261,6 +274,26 @@ k AS (
     return _parse_sql_over(extract, "metadata_json")
 
 
+#: The TTL of a request's cache points, read only when the response body went to S3 (lazy CASE),
+#: as the full cache write count when every cache point asks for one hour, else NULL.
+_TTL_PATHS = (
+    "$.input.inputBodyJson.system[*].cachePoint.ttl",
+    "$.input.inputBodyJson.messages[*].content[*].cachePoint.ttl",
+    "$.input.inputBodyJson.toolConfig.tools[*].cachePoint.ttl",
+    "$.input.inputBodyJson.system[*].cache_control.ttl",
+    "$.input.inputBodyJson.messages[*].content[*].cache_control.ttl",
+)
+_TTLS = (
+    "list_filter(flatten([coalesce(try("
+    + "), []), coalesce(try(".join(f"json_extract_string(line, '{p}')" for p in _TTL_PATHS)
+    + "), [])]), lambda x: x IS NOT NULL)"
+)
+_REQUEST_TTL_1H = (
+    f"CASE WHEN len({_TTLS}) > 0 AND list_bool_and(list_transform({_TTLS}, lambda x: x = '1h')) "
+    "THEN cache_write_tokens END"
+)
+
+
 def _parse_sql_over(extract: str, metadata: str) -> str:
     """Validation and the stored columns, over the CTEs ``extract`` defines up to ``k``.
 
@@ -349,6 +382,9 @@ q AS (
             WHEN length(model_id_text) > {MAX_ID_LENGTH}
                 THEN 'modelId longer than {MAX_ID_LENGTH} characters'
             {token_checks}
+            -- The file form has no line to read the request's cache points from.
+            WHEN line IS NULL AND output_s3 IS NOT NULL AND input_s3 IS NULL
+                AND cache_write_tokens > 0 THEN 'needs the line form'
         END AS reason
     FROM p
 )
@@ -374,11 +410,18 @@ SELECT
             lambda d: d.inputTokens)) AS BIGINT) END,
         try_cast(b_cw1h AS BIGINT),
         try_cast(s0_cw1h AS BIGINT),
+        CASE WHEN output_s3 IS NOT NULL AND input_s3 IS NULL AND cache_write_tokens > 0
+                  AND line IS NOT NULL THEN {_REQUEST_TTL_1H} END,
         0)) AS cache_write_1h_tokens,
     try_cast(images_text AS INTEGER) AS image_count,
     -- Served latency-optimized only when the response says so (above its quota Bedrock falls back
     -- to, and bills, standard); the request's wish counts only when no response body was logged.
-    CASE WHEN coalesce(latency_served, latency_asked) = 'optimized'
+    -- The service tier the response names (else the request's); a flex or priority request the
+    -- response says was served "default" is standard.
+    CASE WHEN lower(coalesce(tier_served, tier_asked)) IN
+              ('{TIER_FLEX}', '{TIER_PRIORITY}', '{TIER_RESERVED}')
+         THEN lower(coalesce(tier_served, tier_asked))
+         WHEN coalesce(latency_served, latency_asked) = 'optimized'
          THEN '{TIER_LATENCY_OPTIMIZED}' ELSE '{TIER_STANDARD}' END AS performance_tier,
     stop_reason,
     CASE

@@ -29,7 +29,6 @@ from bedrock_explorer.ingest import (
     import_paths,
     prefetch,
 )
-from bedrock_explorer.pricing import book
 from bedrock_explorer.sources import cloudwatch, s3
 from bedrock_explorer.sources.settings import SourceSettings
 from bedrock_explorer.store import Integration, Store
@@ -136,7 +135,6 @@ def sync_integration(
             raise _explain(err, settings, session_factory) from err
     except UserFacingError as err:
         store.set_sync_status(integ.id, "error", str(err))
-        book.ensure_compiled(store)  # what was committed before the failure gets its prices
         raise
     except BaseException as err:
         store.set_sync_status(
@@ -147,7 +145,6 @@ def sync_integration(
             else f"unexpected error: {safe_reason(err)}",
         )
         raise
-    book.ensure_compiled(store)  # new model ids get their price points
     summary.seconds = time.monotonic() - started
     store.set_sync_status(integ.id, "ok", summary.describe())
     return summary

@@ -45,6 +45,9 @@ class RecordSpec:
     embedding_dims: int | None = None
     offloaded: bool = False
     latency_optimized: bool = False
+    service_tier: str | None = None  # Converse serviceTier.type: default, flex, priority, reserved
+    output_offloaded: bool = False  # only the response body went to S3 (it was large)
+    cache_ttl: str | None = None  # the request's cachePoint ttl ("5m", "1h")
     padding: str = ""  # extra prompt text, for benchmarks that need a given record size
 
 
@@ -160,6 +163,14 @@ def make_record(spec: RecordSpec) -> dict[str, Any]:
         if spec.latency_optimized:
             input_body["performanceConfig"] = {"latency": "optimized"}
             output_body["performanceConfig"] = {"latency": "optimized"}
+        if spec.service_tier:
+            input_body["serviceTier"] = {"type": spec.service_tier}
+            output_body["serviceTier"] = {"type": spec.service_tier}
+        if spec.cache_ttl:
+            input_body["system"] = [
+                {"text": "You are a careful analyst."},
+                {"cachePoint": {"type": "default", "ttl": spec.cache_ttl}},
+            ]
     elif spec.images is not None:
         input_body = {
             "taskType": "TEXT_IMAGE",
@@ -184,6 +195,10 @@ def make_record(spec: RecordSpec) -> dict[str, Any]:
     if spec.offloaded:
         base = f"s3://demo-bedrock-logs/AWSLogs/{spec.account_id}/BedrockModelInvocationLogs/"
         input_part["inputBodyS3Path"] = base + f"data/{spec.request_id}-input.json.gz"
+        output_part["outputBodyS3Path"] = base + f"data/{spec.request_id}-output.json.gz"
+    elif spec.output_offloaded:
+        base = f"s3://demo-bedrock-logs/AWSLogs/{spec.account_id}/BedrockModelInvocationLogs/"
+        input_part["inputBodyJson"] = input_body
         output_part["outputBodyS3Path"] = base + f"data/{spec.request_id}-output.json.gz"
     else:
         input_part["inputBodyJson"] = input_body

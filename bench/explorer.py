@@ -115,7 +115,6 @@ def main() -> None:
     f = explorer.default_filters()
     with Store(path) as store:
         total = store.con.execute("SELECT count(*) FROM invocations").fetchall()[0][0]
-        book.ensure_compiled(store)
         meta = "team"
         queries: dict[str, Callable[[], object]] = {
             "headline (this + previous period)": lambda: explorer.headline(store, f),

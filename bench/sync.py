@@ -45,7 +45,6 @@ sys.path.insert(0, str(ROOT))
 import boto3
 from isal import igzip
 
-from bedrock_explorer.pricing import book
 from bedrock_explorer.sources import s3 as s3_source
 from bedrock_explorer.sources.settings import SourceSettings
 from bedrock_explorer.store import Store
@@ -131,7 +130,6 @@ def ours(kind: str, days: int, rps: float, latency_ms: float = 0) -> tuple[float
                 "s3", region="us-east-1", bucket=BUCKET, first_sync_days=days + 1
             )
         store.add_integration("bench", kind, settings.to_config())
-        book.ensure_compiled(store)
         started = time.perf_counter()
         summary = sync_integration(
             store,

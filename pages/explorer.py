@@ -18,11 +18,11 @@ import streamlit as st
 
 from bedrock_explorer import demo, explorer, export, queries
 from bedrock_explorer.config import resolve_db_path
-from bedrock_explorer.display import chart_text, md
+from bedrock_explorer.display import chart_text, md, money
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
-from bedrock_explorer.pricing import book, price_list
+from bedrock_explorer.pricing import price_list
 from bedrock_explorer.store import Store
 from pages._common import compact, open_store, shared_store, sidebar
 
@@ -52,8 +52,8 @@ LABELS = {
 CUSTOM = "custom"
 
 
-def usd(value: float) -> str:
-    return f"${value:,.2f}"
+def usd(value: float | None) -> str:
+    return money(value)
 
 
 def change(value: float | None) -> str | None:
@@ -243,7 +243,7 @@ def show_headline(head: dict[str, Any]) -> None:
     m = st.columns(4)
     m[0].metric(
         "Total cost",
-        usd(head["cost"]),
+        usd(head["cost"] if head["cost_known"] else None),
         change(head["cost_change"]),
         delta_color="inverse",
         help=f"Previous period: {usd(head['previous_cost'])}. On-demand list prices "
@@ -255,7 +255,12 @@ def show_headline(head: dict[str, Any]) -> None:
         change(head["invocations_change"]),
         delta_color="off",
     )
-    m[2].metric("Cost per 1,000 invocations", usd(head["cost_per_1k"]))
+    m[2].metric(
+        "Cost per 1,000 priced invocations",
+        usd(head["cost_per_1k"]),
+        help=f"Divided by the {head['priced_invocations']:,.0f} invocations that have a per-token "
+        "price: unpriced, provisioned and reserved ones add no dollars, so they are left out.",
+    )
     m[3].metric("Images generated", f"{head['images']:,.0f}")
     t = st.columns(4)
     for col, (label, key) in zip(
@@ -277,17 +282,31 @@ def show_headline(head: dict[str, Any]) -> None:
             "`python -m bedrock_explorer prices set …` (see `prices unpriced`).",
             icon=":material/price_change:",
         )
-    if head["provisioned_invocations"]:
+    if head["provisioned_invocations"] or head["reserved_invocations"]:
         st.info(
-            f"{head['provisioned_invocations']:,.0f} invocations ran on provisioned throughput: "
-            "billed per hour, not per token, so not in the total."
+            f"{head['provisioned_invocations'] + head['reserved_invocations']:,.0f} invocations "
+            "ran on provisioned throughput or the reserved tier: billed per hour or per reserved "
+            "capacity, not per token, so not in the total."
+        )
+    if head["unpriced_invocations"] and not head["unpriced_tokens"]:
+        st.warning(
+            f"**{head['unpriced_invocations']:,.0f} invocations have no price** (video, rerank, "
+            "speech or a model without a public price) and are **not** in the total. See "
+            "`python -m bedrock_explorer prices unpriced`.",
+            icon=":material/price_change:",
+        )
+    if head["estimated_invocations"]:
+        st.info(
+            f"{head['estimated_invocations']:,.0f} invocations ran on a service tier (flex, "
+            "priority or latency-optimized) with no known rate of its own: **estimated at the "
+            "standard rate**.",
+            icon=":material/rule:",
         )
 
 
 st.title("Explorer")
 with open_store() as store:
     first_start(store)
-    book.ensure_compiled(store)
     sidebar(store)
     default = explorer.default_filters()
     listed = (*explorer.LIST_FILTERS, "meta")
@@ -413,7 +432,7 @@ with open_store() as store:
             table,
             hide_index=True,
             width="stretch",
-            column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.4f")},
+            column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.6f")},
         )
         st.caption(
             f"{len(table):,} rows · total {usd(table['cost_usd'].sum())} · "

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from bedrock_explorer import demo, setup_wizard
-from bedrock_explorer.display import md
+from bedrock_explorer.display import md, money
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.ingest import Progress
 from bedrock_explorer.integration_list import integrations_frame, source_label, status_label
@@ -389,7 +389,16 @@ def show_list(store: Store) -> None:
             top[0].caption(md(source_label(integ.kind, integ.config)))
             top[1].markdown(f"{STATUS_ICONS[status]} **{status}**")
             top[2].metric("Invocations", f"{int(row['invocations']):,}")
-            top[3].metric("Cost (USD)", f"${row['cost_usd']:,.2f}")
+            top[3].metric(
+                "Cost (USD)",
+                money(row["cost_usd"]),
+                help=f"Price status: {row['price_status']}"
+                + (
+                    f"; {int(row['unpriced_tokens']):,} tokens have no price and are not in it"
+                    if row["unpriced_tokens"]
+                    else ""
+                ),
+            )
             if row["first_invocation"] is not None and str(row["first_invocation"]) != "NaT":
                 st.caption(
                     f"{row['first_invocation']:%Y-%m-%d} → "

@@ -19,7 +19,6 @@ from streamlit.testing.v1 import AppTest
 from bedrock_explorer import explorer, export
 from bedrock_explorer.cli import main
 from bedrock_explorer.explorer import Filters
-from bedrock_explorer.pricing import book
 from bedrock_explorer.raw import RawBatch
 from bedrock_explorer.store import Store
 from bedrock_explorer.synthetic import RecordSpec, make_line
@@ -50,7 +49,6 @@ def seeded(store: Store) -> Seeded:
     records = make_records(2000, start=now - timedelta(days=9), end=now - timedelta(minutes=1))
     integ = store.add_integration("prod", "local", {"paths": ["seed"]})
     store.write_batch(integ.id, RawBatch("seed", records.lines))
-    book.ensure_compiled(store)
     return records
 
 
@@ -139,7 +137,6 @@ def test_days_follow_the_display_time_zone(store: Store) -> None:
     late = datetime(2025, 3, 1, 22, 30, tzinfo=UTC)  # 07:30 on 2 March in Tokyo
     line = make_line(RecordSpec("tz-1", late, "amazon.nova-lite-v1:0"))
     store.write_batch(integ.id, RawBatch("x", [line]))
-    book.ensure_compiled(store)
     utc = explorer.grouped(store, Filters(date(2025, 3, 1), date(2025, 3, 2)), [], time_bucket=True)
     tokyo = explorer.grouped(
         store, Filters(date(2025, 3, 1), date(2025, 3, 2), tz="Asia/Tokyo"), [], time_bucket=True
@@ -191,7 +188,6 @@ def test_csv_cells_cannot_run_as_formulas(store: Store) -> None:
         request_metadata={"team": "+cmd|calc"},
     )
     store.write_batch(integ.id, RawBatch("x", [make_line(spec)]))
-    book.ensure_compiled(store)
     out = io.StringIO()
     export.write_detail_csv(store, whole(), out)
     row = next(csv.DictReader(io.StringIO(out.getvalue())))

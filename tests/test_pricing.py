@@ -16,6 +16,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pandas as pd
 import pytest
 
 from bedrock_explorer import queries
@@ -29,7 +30,356 @@ from tests.conftest import line
 M = 1_000_000
 SONNET45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 
-# (name, RecordSpec overrides, expected USD, expected status)
+# Source region, service tier and the silent-$0 traps. Expected USD from AWS's Bedrock pricing
+# page per region and tier as carried by litellm 1.110.2's price map (released 2026-11-20) and
+# the published rules: Nova Pro $0.80 in the US, $1.05 in the EU, $0.84 in APAC, $0.96 in
+# GovCloud; Claude Sonnet 4.5 in GovCloud $3.60 input; Claude 3 Haiku in GovCloud $0.30/$1.50;
+# Llama 3 8B $0.30/$0.60 (US), $0.32/$0.65 (eu-west-1); Nova 2 Lite $0.30/$2.50 global,
+# $0.33/$2.75 US geo, priority $0.5775/$4.8125 (US geo), flex $0.165/$1.375 (US geo); DeepSeek V3.2
+# $0.62/$1.85 (US), $0.74/$2.22 (eu-north-1, Tokyo), flex $0.31/$0.925, priority $1.085/$3.2375;
+# Kimi K2.5 $0.60/$3 (US), $0.72/$3.60 (Tokyo); MiniMax M2.1 $0.30/$1.20 (US), $0.47/$1.86
+# (London); Qwen3 235B $0.22/$0.88; gpt-oss-safeguard-120b $0.15/$0.60; Nemotron Nano 12B
+# $0.20/$0.60, GovCloud $0.24/$0.72; Gemma 3 27B $0.23/$0.38; Claude 2.1 $8/$24 (legacy ids
+# are still in old logs); Claude Sonnet 4.5 1-hour cache write 2x input.
+REGION_TIER_CASES: list[tuple[str, dict, float | None, str]] = [
+    (
+        "EU geo Nova Pro in eu-west-1",
+        dict(
+            model_id="eu.amazon.nova-pro-v1:0", region="eu-west-1", input_tokens=M, output_tokens=0
+        ),
+        1.05,
+        "priced",
+    ),
+    (
+        "in-region Nova Pro in eu-central-1",
+        dict(
+            model_id="amazon.nova-pro-v1:0", region="eu-central-1", input_tokens=M, output_tokens=0
+        ),
+        1.05,
+        "priced",
+    ),
+    (
+        "APAC geo Nova Pro",
+        dict(
+            model_id="apac.amazon.nova-pro-v1:0",
+            region="ap-southeast-1",
+            input_tokens=M,
+            output_tokens=0,
+        ),
+        0.84,
+        "priced",
+    ),
+    (
+        "Nova Pro in Tokyo (APAC rate)",
+        dict(
+            model_id="amazon.nova-pro-v1:0",
+            region="ap-northeast-1",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        0.84 + 3.36,
+        "priced",
+    ),
+    (
+        "Nova Pro in GovCloud",
+        dict(
+            model_id="amazon.nova-pro-v1:0", region="us-gov-west-1", input_tokens=M, output_tokens=0
+        ),
+        0.96,
+        "priced",
+    ),
+    (
+        "Nova Pro in us-west-2 (US list)",
+        dict(model_id="amazon.nova-pro-v1:0", region="us-west-2", input_tokens=M, output_tokens=M),
+        4.00,
+        "priced",
+    ),
+    (
+        "GovCloud Claude Sonnet 4.5",
+        dict(
+            model_id="us-gov." + SONNET45,
+            region="us-gov-west-1",
+            input_tokens=100_000,
+            output_tokens=0,
+        ),
+        0.36,
+        "priced",
+    ),
+    (
+        "Claude 3 Haiku in GovCloud",
+        dict(
+            model_id="anthropic.claude-3-haiku-20240307-v1:0",
+            region="us-gov-west-1",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        1.80,
+        "priced",
+    ),
+    (
+        "Llama 3 8B in eu-west-1",
+        dict(
+            model_id="meta.llama3-8b-instruct-v1:0",
+            region="eu-west-1",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        0.97,
+        "priced",
+    ),
+    (
+        "Llama 3 8B in us-east-1",
+        dict(model_id="meta.llama3-8b-instruct-v1:0", input_tokens=M, output_tokens=M),
+        0.90,
+        "priced",
+    ),
+    (
+        "global Sonnet 4.5 from eu-west-1",
+        dict(
+            model_id="global." + SONNET45, region="eu-west-1", input_tokens=100_000, output_tokens=0
+        ),
+        0.30,
+        "priced",
+    ),
+    (
+        "Nova Micro in the EU",
+        dict(
+            model_id="eu.amazon.nova-micro-v1:0",
+            region="eu-west-3",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        0.046 + 0.184,
+        "priced",
+    ),
+    (
+        "Nova 2 Lite global",
+        dict(model_id="global.amazon.nova-2-lite-v1:0", input_tokens=M, output_tokens=M),
+        2.80,
+        "priced",
+    ),
+    (
+        "Nova 2 Lite US geo",
+        dict(model_id="us.amazon.nova-2-lite-v1:0", input_tokens=M, output_tokens=M),
+        3.08,
+        "priced",
+    ),
+    (
+        "Nova 2 Lite US geo, priority tier",
+        dict(
+            model_id="us.amazon.nova-2-lite-v1:0",
+            service_tier="priority",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        0.5775 + 4.8125,
+        "priced",
+    ),
+    (
+        "Nova 2 Lite US geo, flex tier",
+        dict(
+            model_id="us.amazon.nova-2-lite-v1:0",
+            service_tier="flex",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        0.165 + 1.375,
+        "priced",
+    ),
+    (
+        "Nova 2 Lite, default tier is standard",
+        dict(
+            model_id="us.amazon.nova-2-lite-v1:0",
+            service_tier="default",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        3.08,
+        "priced",
+    ),
+    (
+        "DeepSeek V3.2 in us-east-1",
+        dict(model_id="deepseek.v3.2", input_tokens=M, output_tokens=M),
+        2.47,
+        "priced",
+    ),
+    (
+        "DeepSeek V3.2 in eu-north-1",
+        dict(model_id="deepseek.v3.2", region="eu-north-1", input_tokens=M, output_tokens=M),
+        2.96,
+        "priced",
+    ),
+    (
+        "DeepSeek V3.2 flex",
+        dict(model_id="deepseek.v3.2", service_tier="flex", input_tokens=M, output_tokens=M),
+        1.235,
+        "priced",
+    ),
+    (
+        "DeepSeek V3.2 priority in us-west-2",
+        dict(
+            model_id="deepseek.v3.2",
+            region="us-west-2",
+            service_tier="priority",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        4.3225,
+        "priced",
+    ),
+    (
+        "Kimi K2.5 in Tokyo",
+        dict(
+            model_id="moonshotai.kimi-k2.5",
+            region="ap-northeast-1",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        4.32,
+        "priced",
+    ),
+    (
+        "Kimi K2.5 in us-east-1",
+        dict(model_id="moonshotai.kimi-k2.5", input_tokens=M, output_tokens=M),
+        3.60,
+        "priced",
+    ),
+    (
+        "MiniMax M2.1 in London",
+        dict(model_id="minimax.minimax-m2.1", region="eu-west-2", input_tokens=M, output_tokens=M),
+        2.33,
+        "priced",
+    ),
+    (
+        "Qwen3 235B",
+        dict(model_id="qwen.qwen3-235b-a22b-2507-v1:0", input_tokens=M, output_tokens=M),
+        1.10,
+        "priced",
+    ),
+    (
+        "gpt-oss-safeguard-120b",
+        dict(model_id="openai.gpt-oss-safeguard-120b", input_tokens=M, output_tokens=M),
+        0.75,
+        "priced",
+    ),
+    (
+        "Nemotron Nano 12B in GovCloud",
+        dict(
+            model_id="nvidia.nemotron-nano-12b-v2",
+            region="us-gov-east-1",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        0.96,
+        "priced",
+    ),
+    (
+        "Gemma 3 27B",
+        dict(model_id="google.gemma-3-27b-it", input_tokens=M, output_tokens=M),
+        0.61,
+        "priced",
+    ),
+    (
+        "legacy Claude 2.1",
+        dict(model_id="anthropic.claude-v2:1", input_tokens=M, output_tokens=0),
+        8.00,
+        "priced",
+    ),
+    (
+        "flex on a model without flex rates: estimated at standard",
+        dict(
+            model_id="anthropic.claude-3-haiku-20240307-v1:0",
+            service_tier="flex",
+            input_tokens=M,
+            output_tokens=0,
+        ),
+        0.25,
+        "estimated at standard",
+    ),
+    (
+        "reserved tier: billed per capacity",
+        dict(
+            model_id="us.amazon.nova-2-lite-v1:0",
+            service_tier="reserved",
+            input_tokens=M,
+            output_tokens=M,
+        ),
+        None,
+        "reserved (billed per capacity)",
+    ),
+    (
+        "1-hour cache write, response offloaded to S3",
+        dict(
+            model_id="global." + SONNET45,
+            input_tokens=0,
+            output_tokens=0,
+            cache_read_tokens=0,
+            cache_write_tokens=100_000,
+            cache_ttl="1h",
+            output_offloaded=True,
+        ),
+        100_000 * 6e-6,
+        "priced",
+    ),
+    (
+        "5-minute cache write, response offloaded to S3",
+        dict(
+            model_id="global." + SONNET45,
+            input_tokens=0,
+            output_tokens=0,
+            cache_read_tokens=0,
+            cache_write_tokens=100_000,
+            cache_ttl="5m",
+            output_offloaded=True,
+        ),
+        100_000 * 3.75e-6,
+        "priced",
+    ),
+    (
+        "Nova Reel video: billed per second, flagged",
+        dict(
+            model_id="amazon.nova-reel-v1:1",
+            operation="StartAsyncInvoke",
+            input_tokens=0,
+            output_tokens=0,
+        ),
+        None,
+        "unpriced",
+    ),
+    (
+        "Luma Ray video: flagged",
+        dict(
+            model_id="luma.ray-v2:0", operation="StartAsyncInvoke", input_tokens=0, output_tokens=0
+        ),
+        None,
+        "unpriced",
+    ),
+    (
+        "Cohere Rerank: per query, flagged",
+        dict(model_id="cohere.rerank-v3-5:0", operation="Rerank", input_tokens=0, output_tokens=0),
+        None,
+        "unpriced",
+    ),
+    (
+        "Nova Sonic speech: flagged",
+        dict(
+            model_id="amazon.nova-sonic-v1:0",
+            operation="InvokeModelWithBidirectionalStream",
+            input_tokens=5000,
+            output_tokens=5000,
+        ),
+        None,
+        "unpriced",
+    ),
+    (
+        "one Nova Micro token is not $0",
+        dict(model_id="amazon.nova-micro-v1:0", input_tokens=0, output_tokens=1),
+        0.14e-6,
+        "priced",
+    ),
+]
+
+# (name, RecordSpec overrides, expected USD or None for no cost, expected status)
 CASES: list[tuple[str, dict, float, str]] = [
     (
         "old model in-region",
@@ -331,12 +681,12 @@ CASES: list[tuple[str, dict, float, str]] = [
             error_code="ThrottlingException",
         ),
         0.0,
-        "priced",
+        "no billable meter",
     ),
     (
         "unknown model is unpriced",
         dict(model_id="dummy-model-v1", input_tokens=320, output_tokens=300),
-        0.0,
+        None,
         "unpriced",
     ),
     (
@@ -346,8 +696,8 @@ CASES: list[tuple[str, dict, float, str]] = [
             input_tokens=5000,
             output_tokens=100,
         ),
-        0.0,
-        "provisioned",
+        None,
+        "provisioned (billed per hour)",
     ),
     (
         "unresolved application profile",
@@ -356,9 +706,10 @@ CASES: list[tuple[str, dict, float, str]] = [
             input_tokens=5000,
             output_tokens=100,
         ),
-        0.0,
+        None,
         "unpriced",
     ),
+    *REGION_TIER_CASES,
 ]
 
 
@@ -374,16 +725,19 @@ def priced(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict]:
     return {r["request_id"]: r for r in frame.to_dict(orient="records")}
 
 
-def test_the_table_has_at_least_25_cases() -> None:
-    assert len(CASES) >= 25
+def test_the_table_has_at_least_60_cases() -> None:
+    assert len(CASES) >= 60
 
 
 @pytest.mark.parametrize(("index", "case"), list(enumerate(CASES)), ids=[c[0] for c in CASES])
 def test_published_price(priced: dict[str, dict], index: int, case: tuple) -> None:
     name, spec, expected, status = case
     row = priced[f"case-{index}"]
-    assert row["price_status"] == status, row["price_reason"]
-    assert row["cost"] == pytest.approx(expected, abs=1e-9), name
+    assert row["price_status"] == status, (row["price_reason"], row["price_source"])
+    if expected is None:
+        assert pd.isna(row["cost"]), name  # an empty cost, never 0
+    else:
+        assert row["cost"] == pytest.approx(expected, abs=1e-9), (name, row["price_source"])
     if status == "unpriced":
         assert row["unpriced_tokens"] == spec["input_tokens"] + spec["output_tokens"]
         assert row["price_reason"]
@@ -394,8 +748,11 @@ def test_published_price(priced: dict[str, dict], index: int, case: tuple) -> No
 
 def test_totals_show_unpriced_usage_with_its_tokens(priced: dict[str, dict]) -> None:
     unpriced = sum(r["unpriced_tokens"] for r in priced.values())
-    assert unpriced == (320 + 300) + (5000 + 100)  # dummy model + application profile
+    # dummy model + application profile + Nova Sonic's speech and text tokens
+    assert unpriced == (320 + 300) + (5000 + 100) + (5000 + 5000)
     assert sum(r["provisioned"] for r in priced.values()) == 1
+    # video and rerank calls carry no tokens: they count as unpriced invocations instead
+    assert sum(r["unpriced_invocations"] for r in priced.values()) == 6
 
 
 def test_a_price_override_reprices_history_at_once(store: Store) -> None:
@@ -470,9 +827,9 @@ def test_every_demo_and_fixture_invocation_is_priced_or_listed(tmp_path) -> None
         book.compile_price_points(store)
         frame = store.query_df(f"SELECT * FROM ({queries.PRICED})")
         listed = set(queries.unpriced_models(store).model_id)
-    assert set(frame.price_status) <= {"priced", "unpriced", "provisioned"}
+    assert set(frame.price_status) <= set(queries.STATUSES)
     for row in frame.to_dict(orient="records"):
-        if row["price_status"] == "priced" and row["unpriced_tokens"] == 0:
+        if row["price_status"] in ("priced", "no billable meter"):
             assert row["price_source"]
         else:
             assert row["model_id"] in listed
@@ -595,5 +952,5 @@ def test_application_profiles_resolve_through_get_inference_profile(store: Store
     assert costs[geo_arn] == pytest.approx(100_000 * 3.3e-6)  # regional price
     assert costs[global_arn] == pytest.approx(100_000 * 3e-6)  # global price
     assert costs[by_hand] == pytest.approx(100_000 * 0.8e-6)  # Nova Pro, as set by hand
-    assert costs[denied_arn] == 0
+    assert costs[denied_arn] is None  # not resolved: no cost, not $0
     assert [m for m, _ in profiles.unresolved_profiles(store)] == [denied_arn]

@@ -2,21 +2,32 @@
 
 1. user overrides (``prices set``), kept in the store;
 2. the AWS Price List API (``prices refresh``), cached in the store;
-3. the genai-prices package (offline, maintained upstream);
-4. a small bundled file for what genai-prices lacks (Cohere, Titan Text Premier, AI21 Jamba,
-   DeepSeek V3, image models, latency-optimized and long-context rates, Nova's free cache writes).
+3. the genai-prices package (offline, maintained upstream; US list prices);
+4. litellm's model price map, bundled as ``litellm_prices.json`` by
+   ``scripts/bundle_litellm_prices.py`` (regional, geographic and global rates, flex and priority
+   tiers, long context, images; most Bedrock models);
+5. a small hand-kept file for what neither carries (latency-optimized rates, Nova's free cache
+   writes, a few older ids).
 
 Why we read genai-prices' rate tables instead of calling its ``calc_price``: its ``input_tokens``
 *includes* cache tokens, while a Bedrock log's ``inputTokenCount`` excludes them. Using the rates
 per meter, applied to our own meters, makes that double count impossible.
 
 A rate row is keyed by the base model id, a routing class — ``regional`` (in-region and geo
-profiles share a price), ``global``, or ``any`` — and a performance tier.
+profiles share a price), ``global``, or ``any`` —, a region scope and a service tier. The region
+scope is an AWS region (``eu-west-1``), a geography of cross-region profiles (``eu``, ``apac``,
+``jp``, ``us-gov`` …) or ``*``: the published default, which is the US list price (see
+:func:`region_scopes` for the order in which they are tried).
+
+Every built-in row carries ``as_of``, the date of its data source (the package's data date or
+release date): when an upgrade changes a rate, the new one applies from that date and history
+before it keeps the old one (see ``points.refresh_builtin_rates``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -28,14 +39,69 @@ from bedrock_explorer.pricing.units import Meter, UnitPrice
 LAYER_USER = 1
 LAYER_PRICE_LIST = 2
 LAYER_GENAI_PRICES = 3
-LAYER_BUNDLED = 4
+LAYER_LITELLM = 4
+LAYER_BUNDLED = 5
+BUILTIN_LAYERS = (LAYER_GENAI_PRICES, LAYER_LITELLM, LAYER_BUNDLED)
 
 LAYER_NAMES = {
     LAYER_USER: "user override",
     LAYER_PRICE_LIST: "AWS Price List API",
     LAYER_GENAI_PRICES: "genai-prices",
+    LAYER_LITELLM: "litellm price map",
     LAYER_BUNDLED: "bundled price file",
 }
+
+#: The region scope of a rate that applies anywhere no more specific one is known.
+ANY_REGION = "*"
+#: Regions whose price the default (``*``) rate is: the published list prices are US prices.
+US_LIST_PRICE_REGIONS = frozenset({"us-east-1", "us-east-2", "us-west-1", "us-west-2"})
+#: Regions of the finer geographies some cross-region profiles have (``jp.``, ``au.``, ``in.``).
+_SUB_GEOGRAPHIES = {
+    "ap-northeast-1": "jp",
+    "ap-northeast-3": "jp",
+    "ap-southeast-2": "au",
+    "ap-southeast-4": "au",
+    "ap-south-1": "in",
+    "ap-south-2": "in",
+}
+
+
+def geographies(region: str) -> list[str]:
+    """The geographies of cross-region profiles a region belongs to, finest first."""
+    if region.startswith("us-gov-"):
+        return ["us-gov"]
+    prefix = region.split("-", 1)[0]
+    if prefix == "ap":
+        fine = _SUB_GEOGRAPHIES.get(region)
+        return [fine, "apac"] if fine else ["apac"]
+    return [prefix]
+
+
+_REGION_CODE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+_GEOGRAPHIES = frozenset(
+    {"us", "us-gov", "eu", "apac", "jp", "au", "ca", "in", "sa", "me", "il", "af", "mx"}
+)
+
+
+def is_region_scope(text: str) -> bool:
+    """An AWS region code or a geography of cross-region profiles (``eu``, ``apac`` …)."""
+    return bool(_REGION_CODE.match(text)) or text in _GEOGRAPHIES
+
+
+def region_scopes(region: str | None, geo: str | None = None) -> list[tuple[str, int]]:
+    """Region scopes to try for a request from ``region`` (``geo``: its model id's geo prefix),
+    as (scope, rank): 0 the exact region, 1 its geography or the US list price for a US region,
+    2 the default rate used for want of a regional one (flagged)."""
+    scopes: list[tuple[str, int]] = []
+    if region:
+        scopes.append((region, 0))
+        scopes += [(g, 1) for g in geographies(region)]
+    elif geo and geo not in ("global", "geo"):
+        scopes.append((geo, 1))
+    default_rank = 1 if (region in US_LIST_PRICE_REGIONS or (not region and geo == "us")) else 2
+    scopes.append((ANY_REGION, default_rank))
+    return scopes
+
 
 ROUTING_CLASSES = ("regional", "global", "any")
 BEDROCK_PRICING_URL = "https://aws.amazon.com/bedrock/pricing/"
@@ -67,6 +133,19 @@ class RateRow:
     effective_from: date = OPEN_START
     effective_to: date | None = None  # exclusive
     note: str | None = None
+    region: str = ANY_REGION
+
+    def key(self) -> tuple[object, ...]:
+        """What one rate prices: a later rate with the same key replaces this one."""
+        return (
+            self.layer,
+            self.model_key,
+            self.routing_class,
+            self.region,
+            self.tier,
+            self.meter,
+            self.min_input_tokens,
+        )
 
 
 def split_routing_prefix(model_id: str) -> tuple[str, str]:
@@ -82,8 +161,11 @@ def genai_prices_rates() -> Iterator[RateRow]:
     from genai_prices import data_snapshot
     from genai_prices import types as gtypes
 
-    version = _package_version("genai-prices")
+    version = package_version("genai-prices")
     snapshot = data_snapshot.get_snapshot()
+    # genai-prices carries no date of its data: its rates take the day they were first loaded
+    # into a store as their as_of (see ``points.refresh_builtin_rates``).
+    as_of = None
     provider = data_snapshot.find_provider_by_id(snapshot.providers, "aws")
     if provider is None:
         return
@@ -117,7 +199,7 @@ def genai_prices_rates() -> Iterator[RateRow]:
                         LAYER_GENAI_PRICES,
                         source,
                         url,
-                        None,
+                        as_of,
                         key,
                         routing_class,
                         "standard",
@@ -130,17 +212,20 @@ def genai_prices_rates() -> Iterator[RateRow]:
                     )
 
 
-def bundled_rates() -> Iterator[RateRow]:
-    """The rows of ``bundled_prices.json``, shipped with the package."""
-    text = resources.files("bedrock_explorer.pricing").joinpath("bundled_prices.json").read_text()
-    for entry in json.loads(text)["rates"]:
+def _file_rates(name: str, layer: int) -> Iterator[RateRow]:
+    """The rows of a price file shipped with the package (``name`` in this folder)."""
+    text = resources.files("bedrock_explorer.pricing").joinpath(name).read_text()
+    data = json.loads(text)
+    source = data.get("source", LAYER_NAMES[layer])
+    for entry in data["rates"]:
+        as_of = entry.get("as_of", data.get("as_of"))
         for meter_name, value in entry["meters"].items():
             meter = Meter(meter_name)
             yield RateRow(
-                LAYER_BUNDLED,
-                LAYER_NAMES[LAYER_BUNDLED],
-                entry.get("source_url", BEDROCK_PRICING_URL),
-                date.fromisoformat(entry["as_of"]),
+                layer,
+                source,
+                entry.get("source_url", data.get("source_url", BEDROCK_PRICING_URL)),
+                date.fromisoformat(as_of) if as_of else None,
                 entry["model_key"],
                 entry["routing_class"],
                 entry["tier"],
@@ -148,16 +233,28 @@ def bundled_rates() -> Iterator[RateRow]:
                 UnitPrice.for_meter(meter, Decimal(value)),
                 min_input_tokens=int(entry.get("min_input_tokens", 0)),
                 effective_from=date.fromisoformat(entry.get("effective_from", "2000-01-01")),
-                note=entry.get("note"),
+                note=entry.get("note")
+                or ("long-context tier" if entry.get("min_input_tokens") else None),
+                region=entry.get("region", ANY_REGION),
             )
 
 
+def litellm_rates() -> Iterator[RateRow]:
+    """Layer 4: ``litellm_prices.json``, generated from litellm's price map."""
+    return _file_rates("litellm_prices.json", LAYER_LITELLM)
+
+
+def bundled_rates() -> Iterator[RateRow]:
+    """Layer 5: the rows of ``bundled_prices.json``, kept by hand for what no dataset carries."""
+    return _file_rates("bundled_prices.json", LAYER_BUNDLED)
+
+
 def builtin_rates() -> list[RateRow]:
-    """Layers 3 and 4: what ships with the program."""
-    return [*genai_prices_rates(), *bundled_rates()]
+    """Layers 3 to 5: what ships with the program."""
+    return [*genai_prices_rates(), *litellm_rates(), *bundled_rates()]
 
 
-def _package_version(name: str) -> str:
+def package_version(name: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     try:

@@ -18,7 +18,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from bedrock_explorer.errors import (
     UserFacingError,
     safe_text,
 )
+from bedrock_explorer.pricing import points
 from bedrock_explorer.raw import BatchResult, RawBatch
 from bedrock_explorer.store import schema, writer
 from bedrock_explorer.store.transaction import transaction
@@ -153,8 +154,14 @@ class Store:
     """An open Bedrock Explorer database. Use as a context manager; closing releases the file."""
 
     def __init__(
-        self, path: str | Path, *, read_only: bool = False, wait_seconds: float = 30.0
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        wait_seconds: float = 30.0,
+        today: date | None = None,
     ) -> None:
+        """``today`` (tests) dates a package upgrade's new rates when their data has no date."""
         self.path = Path(path)
         #: Sentences for the user about the file (e.g. readable by other users), not errors.
         self.warnings: list[str] = []
@@ -176,6 +183,9 @@ class Store:
             self.con.execute("SET enable_progress_bar = false")
             if not read_only:
                 schema.migrate(self.con)
+                # Prices follow the package: changed built-in rates re-price history here,
+                # once, so no reader needs to remember a rebuild.
+                points.keep_current(self.con, today or datetime.now(UTC).date())
         except BaseException:
             # A file this version cannot use (newer schema, a failed migration) is let go at
             # once: a half-made Store kept the file locked for the rest of the process.

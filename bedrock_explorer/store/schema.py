@@ -60,7 +60,7 @@ MIGRATIONS: Sequence[str] = (
         cache_write_tokens BIGINT NOT NULL, -- all cache writes, 5-minute and 1-hour
         cache_write_1h_tokens BIGINT NOT NULL, -- the 1-hour part of cache_write_tokens
         image_count INTEGER,
-        performance_tier VARCHAR NOT NULL,  -- standard | latency_optimized
+        performance_tier VARCHAR NOT NULL,  -- standard | latency_optimized | flex | priority | …
         stop_reason VARCHAR,
         outcome VARCHAR NOT NULL,           -- success | guardrail_intervened | error
         error_code VARCHAR,
@@ -163,6 +163,18 @@ MIGRATIONS: Sequence[str] = (
         current_timestamp AT TIME ZONE 'UTC'
     FROM invocations WHERE {_OUT_OF_RANGE};
     DELETE FROM invocations WHERE {_OUT_OF_RANGE};
+    """,
+    # 5: prices by source region and service tier. A rate gets a region scope (an AWS region, a
+    # geography such as eu or apac, or * for the published default); a price point is keyed by
+    # model id, source region and tier. The hand-kept bundled file moves to layer 5 (litellm's
+    # price map is layer 4). Points are recompiled on the next open (pricing/points.py).
+    """
+    ALTER TABLE rates ADD COLUMN IF NOT EXISTS region VARCHAR DEFAULT '*';
+    UPDATE rates SET region = '*';
+    UPDATE rates SET layer = 5 WHERE layer = 4 AND source NOT LIKE 'litellm%';
+    DELETE FROM price_points;
+    ALTER TABLE price_points ADD COLUMN IF NOT EXISTS region VARCHAR DEFAULT '';
+    DELETE FROM settings WHERE key IN ('pricing.builtin_version', 'pricing.points_version');
     """,
 )
 

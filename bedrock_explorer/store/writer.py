@@ -27,6 +27,7 @@ import duckdb
 import pyarrow as pa
 
 from bedrock_explorer import model_ids, records
+from bedrock_explorer.pricing import points
 from bedrock_explorer.raw import BatchResult, RawBatch
 from bedrock_explorer.store.transaction import transaction
 
@@ -125,6 +126,7 @@ def write_files(
             if result.inserted:
                 _register_new_model_ids(cur)
                 _register_new_identities(cur)
+                points.compile_new(cur)
             _save_checkpoints(cur, integration_id, checkpoints)
             if sound is not None and not sound():
                 raise _Unsound
@@ -240,6 +242,7 @@ def _write_rows(
     if result.inserted:
         _register_new_model_ids(cur)
         _register_new_identities(cur)
+        points.compile_new(cur)  # new price keys are priced in the transaction that adds them
 
 
 def _insert_parsed(cur: duckdb.DuckDBPyConnection, integration_id: int, parse_sql: str) -> int:
