@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, policy_js
 from bedrock_explorer.iam.checker import report as iam_report
 from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
 from bedrock_explorer.ingest import ImportSummary, import_paths
-from bedrock_explorer.pricing import book, price_list, profiles
+from bedrock_explorer.pricing import book, coverage, price_list, profiles
 from bedrock_explorer.pricing.units import Meter
 from bedrock_explorer.store import Store
 
@@ -108,6 +108,27 @@ def cmd_prices_unpriced(args: argparse.Namespace, store: Store) -> int:
     return emit(frame, args.json, "Every invocation is priced (or provisioned).")
 
 
+def cmd_prices_coverage(args: argparse.Namespace, store: Store) -> int:
+    report = coverage.measure(store, datetime.now(UTC).date())
+    if args.json:
+        print_json(report.as_dict())
+    else:
+        print(
+            f"Priced: {report.priced:,} of the {report.total:,} Bedrock model ids in "
+            f"{report.source}'s price map ({report.percent:.1f}%), each in a region it is "
+            "called from, at today's rates."
+        )
+        if report.missing:
+            print("\nNot priced:")
+            for item in report.missing:
+                print(f"  {item['model_id']} ({item['region']}): {item['reason']}")
+            print(
+                "\nSet a price with: python -m bedrock_explorer prices set MODEL --input … "
+                "--from YYYY-MM-DD"
+            )
+    return 1 if args.min is not None and report.percent < args.min else 0
+
+
 _METER_OPTIONS = {
     "input": Meter.INPUT,
     "output": Meter.OUTPUT,
@@ -131,11 +152,14 @@ def cmd_prices_set(args: argparse.Namespace, store: Store) -> int:
         effective_from=args.from_date,
         routing_class=args.routing,
         tier=args.tier,
+        region=args.region,
         note=args.note,
     )
     given = ", ".join(f"{m} {v}" for m, v in prices.items())
+    where = "every region" if args.region == "*" else args.region
     print(
-        f"Price set for {args.model} ({args.routing}, {args.tier}) from {args.from_date}: "
+        f"Price set for {args.model} ({args.routing}, {args.tier}, {where}) from "
+        f"{args.from_date}: "
         f"{given} (USD per 1M tokens; image per image). History before keeps its price."
     )
     return 0
@@ -345,9 +369,24 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("any", "regional", "global"),
         help="regional = in-region and geo profiles (default: any)",
     )
-    p.add_argument("--tier", default="standard", choices=("standard", "latency_optimized"))
+    p.add_argument("--tier", default="standard", choices=book.PRICED_TIERS)
+    p.add_argument(
+        "--region",
+        default="*",
+        help="source region (eu-west-1) or geography (eu, apac, us-gov …) the price is for "
+        "(default: * = every region without a price of its own)",
+    )
     p.add_argument("--note", help="why (shown as the price's note)")
     p.set_defaults(func=cmd_prices_set)
+    p = psub.add_parser(
+        "coverage",
+        help="how many Bedrock model ids of a public price catalogue are priced, and which not",
+    )
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.add_argument(
+        "--min", type=float, metavar="PERCENT", help="exit 1 below this coverage (for CI or cron)"
+    )
+    p.set_defaults(func=cmd_prices_coverage)
 
     p = psub.add_parser(
         "resolve", help="say which model an application inference profile (or custom model) runs"

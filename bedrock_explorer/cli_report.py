@@ -96,7 +96,7 @@ def add_parser(sub: Any) -> None:
         action="append",
         metavar="KEY=VALUE",
         help="integration, account, region, model, service_type, operation, routing, identity, "
-        "session, outcome; any other key is a requestMetadata key (repeatable)",
+        "session, outcome, tier; any other key is a requestMetadata key (repeatable)",
     )
     p.add_argument("--meta-key", help="with --group-by metadata: the requestMetadata key")
     p.add_argument("--tz", default="UTC", help="display time zone for days (default UTC)")

@@ -21,7 +21,7 @@ import pandas as pd
 
 from bedrock_explorer import queries
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR
+from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR, TIERS
 from bedrock_explorer.store import Store
 
 GRANULARITIES = ("hour", "day", "week", "month")
@@ -75,6 +75,7 @@ LIST_FILTERS = (
     "identities",
     "sessions",
     "outcomes",
+    "tiers",
 )
 
 
@@ -96,6 +97,9 @@ class Filters:
     identities: tuple[str, ...] = ()
     sessions: tuple[str, ...] = ()
     outcomes: tuple[str, ...] = ()
+    tiers: tuple[
+        str, ...
+    ] = ()  # service tier: standard, flex, priority, reserved, latency_optimized
     #: requestMetadata key = value pairs: values of one key are alternatives, keys all apply.
     metadata: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
@@ -246,6 +250,7 @@ def _where(f: Filters) -> tuple[str, list[Any], str | None, list[Any]]:
         "regions": "region",
         "operations": "operation",
         "outcomes": "outcome",
+        "tiers": "performance_tier",
     }
     for name, column in simple.items():
         if getattr(f, name):
@@ -632,6 +637,7 @@ def filter_options(store: Store) -> dict[str, list[str]]:
         "identities": [x for x in identities[0] or [] if x],
         "sessions": identities[1] or [],
         "outcomes": list(OUTCOMES),
+        "tiers": list(TIERS),
     }
 
 
@@ -667,6 +673,7 @@ def filters_from_pairs(base: Filters, pairs: list[str]) -> Filters:
         "identity": "identities",
         "session": "sessions",
         "outcome": "outcomes",
+        "tier": "tiers",
     }
     values: dict[str, list[str]] = {name: list(getattr(base, name)) for name in LIST_FILTERS}
     meta = list(base.metadata)

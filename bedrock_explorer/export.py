@@ -55,7 +55,8 @@ def cost_text(value: object) -> str:
     an unpriced group has no cost, not a cost of 0."""
     if value is None or pd.isna(value):  # type: ignore[call-overload]
         return ""
-    return np.format_float_positional(float(value), trim="-")  # type: ignore[arg-type]
+    # 15 significant digits: every digit a double holds for sure (0.7999999999999999 is 0.8).
+    return np.format_float_positional(float(f"{float(value):.15g}"), trim="-")  # type: ignore[arg-type]
 
 
 def neutralise(frame: pd.DataFrame) -> pd.DataFrame:

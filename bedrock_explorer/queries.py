@@ -24,7 +24,7 @@ def usage_sql(source: str = "invocations") -> str:
 _USAGE = """
 SELECT i.*, m.base_model, m.routing, m.service_type, m.provider,
     i.performance_tier AS tier,
-    coalesce(i.region, '') AS price_region,
+    i.region AS price_region,
     date_trunc('day', i.ts) AS price_day,
     i.input_tokens + i.cache_read_tokens + i.cache_write_tokens AS lc_size,
     1 AS invocations,
@@ -98,7 +98,8 @@ WITH j AS (
         CASE WHEN {_LONG} THEN coalesce(p.lc_image, p.image) ELSE p.image END AS r_image
     FROM ({source}) s
     LEFT JOIN price_points p
-        ON p.model_id = s.model_id AND p.tier = s.tier AND p.region = s.price_region
+        ON p.model_id = s.model_id AND p.tier = s.tier
+       AND p.region = coalesce(s.price_region, '')
        AND s.price_day >= p.valid_from AND s.price_day < p.valid_to
 ),
 k AS (
@@ -215,7 +216,7 @@ def grouped_cost(
     )
     inner = f"""
         SELECT {inner_dims} model_id, performance_tier AS tier,
-            coalesce(region, '') AS price_region, date_trunc('day', ts) AS price_day,
+            region AS price_region, date_trunc('day', ts) AS price_day,
             CASE WHEN input_tokens + cache_read_tokens + cache_write_tokens > ?
                  THEN input_tokens + cache_read_tokens + cache_write_tokens ELSE 0 END AS lc_size,
             count(*) AS invocations, {sums},

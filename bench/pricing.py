@@ -3,10 +3,11 @@
     python bench/pricing.py [--rows 10000000] [--runs 7]
 
 Builds (once, cached under ``bench/out/``) a store of synthetic invocations over 90 days with the
-model-id mix of the demo (geo, global and in-region ids, cache tokens, some latency-optimized), in
-SQL (this benchmark is about queries, not ingest), compiles its price points, then times the
-grouped query behind the daily chart — day x model over 90 days — summing tokens only, and with
-cost (``queries.daily_cost_by_model``). Prints medians and the ratio.
+model-id mix of the demo (geo, global and in-region ids, cache tokens), from four source regions
+and with every service tier (standard, flex, priority, latency-optimized), in SQL (this benchmark
+is about queries, not ingest), compiles its price points — one per model id, region and tier —,
+then times the grouped query behind the daily chart — day x model over 90 days — summing tokens
+only, and with cost (``queries.daily_cost_by_model``). Prints medians and the ratio.
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ def build(path: Path, rows: int) -> None:
             INSERT INTO invocations (integration_id, {COLUMNS}, ingested_at)
             SELECT ?, 'req-' || n,
                    TIMESTAMP '2026-01-01' + to_seconds(CAST(n * 7776000 // ? AS BIGINT)),
-                   '111122223333', 'us-east-1', NULL, 'Converse',
+                   '111122223333',
+                   (['us-east-1', 'us-west-2', 'eu-west-1', 'ap-northeast-1'])
+                       [CAST(1 + hash(n * 11) % 4 AS BIGINT)],
+                   NULL, 'Converse',
                    ([{ids}])[CAST(1 + hash(n) % {len(MODEL_IDS)} AS BIGINT)],
                    'arn:aws:sts::111122223333:assumed-role/app/s' || (n % 50),
                    100 + hash(n * 3) % 5000, 20 + hash(n * 5) % 800,
@@ -85,7 +89,9 @@ def build(path: Path, rows: int) -> None:
                    CASE WHEN n % 17 = 0 THEN 2048 ELSE 0 END,
                    CASE WHEN n % 34 = 0 THEN 2048 ELSE 0 END,
                    NULL,
-                   CASE WHEN n % 101 = 0 THEN 'latency_optimized' ELSE 'standard' END,
+                   CASE WHEN n % 101 = 0 THEN 'latency_optimized'
+                        WHEN n % 13 = 0 THEN 'flex'
+                        WHEN n % 29 = 0 THEN 'priority' ELSE 'standard' END,
                    'end_turn', 'success', NULL, 800, NULL, false,
                    MAP {{'team': 'team-' || (n % 7)}}, '1.0', now()
             FROM range(?) t(n)
@@ -123,7 +129,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / f"pricing-{args.rows}.duckdb"
+    path = OUT / f"pricing-regions-tiers-{args.rows}.duckdb"
     build_once(path, build, args.rows)
     with Store(path) as store:
         book.compile_price_points(store)

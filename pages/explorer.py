@@ -48,6 +48,7 @@ LABELS = {
     "identities": "Identity (role or user)",
     "sessions": "Session",
     "outcomes": "Outcome",
+    "tiers": "Service tier",
 }
 CUSTOM = "custom"
 

@@ -76,6 +76,27 @@ def _key_parts(key: str) -> tuple[str, str, str] | None:
     return model, "any", region
 
 
+#: A region a cross-region profile of each geography is called from, for the coverage check.
+_HOME = {
+    "us": "us-east-1",
+    "eu": "eu-west-1",
+    "apac": "ap-southeast-1",
+    "jp": "ap-northeast-1",
+    "au": "ap-southeast-2",
+    "ca": "ca-central-1",
+    "in": "ap-south-1",
+    "us-gov": "us-gov-west-1",
+}
+
+
+def _as_logged(key: str, model: str, routing_class: str, region: str) -> tuple[str, str]:
+    """(model id as logged, a source region) for one entry of the map."""
+    logged = key.rsplit("/", 1)[-1]
+    if region in _HOME:
+        return logged, _HOME[region]
+    return logged, region if region != "*" else "us-east-1"
+
+
 def _usd_per_million(meter: str, value: float) -> str:
     if meter == "image":
         return format(value, "f").rstrip("0").rstrip(".") or "0"
@@ -91,6 +112,7 @@ def build(
     # is one of them, without saying which: its per-image price is left to the hand-kept file.
     sized = {k.rsplit("/", 1)[-1] for k in data if re.match(r"^(\d+|max)-x-(\d+|max)/", k)}
     rows: dict[tuple[str, str, str, str, int], dict[str, object]] = {}
+    catalogue: set[tuple[str, str]] = set()
     for key, entry in sorted(data.items()):
         if not isinstance(entry, dict) or entry.get("litellm_provider") not in _PROVIDERS:
             if isinstance(entry, dict) and str(entry.get("litellm_provider", "")).startswith(
@@ -103,6 +125,7 @@ def build(
             skipped["variant, commitment or platform key"] += 1
             continue
         model, routing_class, region = parts
+        catalogue.add(_as_logged(key, model, routing_class, region))
         for field, value in entry.items():
             match = _FIELD.match(field)
             if not match or not isinstance(value, (int, float)):
@@ -140,6 +163,9 @@ def build(
             "source_url": "https://github.com/BerriAI/litellm",
             "as_of": released,
             "rates": [r for _, r in sorted(rows.items()) if r["meters"]],
+            # Every Bedrock model id the map names (priced there or not), as a log would show
+            # it, with a region it is called from: what `prices coverage` measures against.
+            "catalogue": [list(item) for item in sorted(catalogue)],
         },
         skipped,
     )
@@ -156,10 +182,16 @@ def main(argv: list[str] | None = None) -> int:
         data = json.loads(wheel.read(_MEMBER))
     table, skipped = build(data, args.released, version)
     # One rate per line: a regenerated file diffs by the rates that changed.
-    head = {k: v for k, v in table.items() if k != "rates"}
-    lines = [json.dumps(row, separators=(", ", ": ")) for row in table["rates"]]  # type: ignore[union-attr]
+    head = {k: v for k, v in table.items() if k not in ("rates", "catalogue")}
+    rates = [json.dumps(row, separators=(", ", ": ")) for row in table["rates"]]  # type: ignore[union-attr]
+    seen = [json.dumps(item) for item in table["catalogue"]]  # type: ignore[union-attr]
     text = (
-        json.dumps(head, indent=1)[:-2] + ',\n "rates": [\n  ' + ",\n  ".join(lines) + "\n ]\n}\n"
+        json.dumps(head, indent=1)[:-2]
+        + ',\n "rates": [\n  '
+        + ",\n  ".join(rates)
+        + '\n ],\n "catalogue": [\n  '
+        + ",\n  ".join(seen)
+        + "\n ]\n}\n"
     )
     json.loads(text)  # what we wrote must read back
     args.output.write_text(text)

@@ -17,8 +17,8 @@ guess would silently re-price history with another model's rate, so:
   service code decides — ``AmazonBedrock`` quotes per 1K tokens, ``AmazonBedrockFoundationModels``
   per 1M — and the result still passes :class:`UnitPrice`'s plausibility bound.
 
-Rates are regional; the rates table is not, so one region's Price List is read (us-east-1 unless
-told otherwise, the region the built-in prices describe). A price that changed since the last
+Rates are regional: one region's Price List is read (us-east-1 unless told otherwise) and its
+rates apply to that source region. A price that changed since the last
 refresh ends the old row at the new row's effective date, so history keeps its price.
 """
 
@@ -343,10 +343,13 @@ def _rows_for(
     report: RefreshReport,
 ) -> list[RateRow]:
     today = date.today()
+    # What the built-ins say for this region (its own rate, its geography's, or the default),
+    # the most specific last so it wins.
+    scopes = [catalog.ANY_REGION, *reversed(catalog.geographies(region)), region]
     current = {
         (r.model_key, r.routing_class, r.tier, r.meter): r.price.usd_per_unit
-        for r in builtin
-        if r.min_input_tokens == 0 and r.effective_to is None
+        for r in sorted(builtin, key=lambda r: scopes.index(r.region) if r.region in scopes else -1)
+        if r.min_input_tokens == 0 and r.effective_to is None and r.region in scopes
     }
     chosen: dict[tuple[str, str, str, Meter], tuple[Offer, str]] = {}
     for name, keys in matched.items():
@@ -388,6 +391,7 @@ def _rows_for(
                 offer.price,
                 effective_from=offer.effective_from,
                 note=f"{name}: SKU {offer.sku}, usage type {offer.usagetype}",
+                region=region,  # the Price List describes one region at a time
             )
         )
     return rows
@@ -408,10 +412,18 @@ def _store_rows(store: Store, rows: list[RateRow]) -> tuple[int, int]:
     stored = unchanged = 0
     with transaction(store.con):
         for row in rows:
-            slot = [LAYER_PRICE_LIST, row.model_key, row.routing_class, row.tier, str(row.meter)]
+            slot = [
+                LAYER_PRICE_LIST,
+                row.model_key,
+                row.routing_class,
+                row.tier,
+                str(row.meter),
+                row.region,
+            ]
             open_rows = store.con.execute(
                 "SELECT effective_from, usd_per_unit FROM rates WHERE layer = ? AND model_key = ? "
-                "AND routing_class = ? AND tier = ? AND meter = ? AND effective_to IS NULL",
+                "AND routing_class = ? AND tier = ? AND meter = ? AND region = ? "
+                "AND effective_to IS NULL",
                 slot,
             ).fetchall()
             if any(price == row.price.usd_per_unit for _, price in open_rows):
@@ -421,13 +433,14 @@ def _store_rows(store: Store, rows: list[RateRow]) -> tuple[int, int]:
                 if start < row.effective_from:
                     store.con.execute(
                         "UPDATE rates SET effective_to = ? WHERE layer = ? AND model_key = ? "
-                        "AND routing_class = ? AND tier = ? AND meter = ? AND effective_from = ?",
+                        "AND routing_class = ? AND tier = ? AND meter = ? AND region = ? "
+                        "AND effective_from = ?",
                         [row.effective_from, *slot, start],
                     )
                 else:  # the Price List moved the date back: the new row replaces the old one
                     store.con.execute(
                         "DELETE FROM rates WHERE layer = ? AND model_key = ? AND routing_class = ? "
-                        "AND tier = ? AND meter = ? AND effective_from = ?",
+                        "AND tier = ? AND meter = ? AND region = ? AND effective_from = ?",
                         [*slot, start],
                     )
             stored += book.insert_rates(store, [row])
