@@ -68,6 +68,14 @@ def seeded(tmp_path: Path) -> Path:
     return path
 
 
+def _nova_pro_from(store: Store, regions: dict[str, str]) -> None:
+    """One Nova Pro call of 1M input tokens per request id, from the region given."""
+    integ = store.add_integration("x", "local")
+    spec = dict(model_id="amazon.nova-pro-v1:0", input_tokens=M, output_tokens=0)
+    lines = [line(request_id=rid, region=region, **spec) for rid, region in regions.items()]
+    store.write_batch(integ.id, RawBatch("s", lines))
+
+
 def _cli(path: Path, capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     code = cli.main(["--db", str(path), *argv])
     out = capsys.readouterr()
@@ -167,18 +175,7 @@ def test_a_region_without_its_own_rate_is_priced_at_the_us_list_price_and_says_s
     tmp_path: Path,
 ) -> None:
     with Store(tmp_path / "r.duckdb") as store:
-        integ = store.add_integration("x", "local")
-        spec = dict(model_id="amazon.nova-pro-v1:0", input_tokens=M, output_tokens=0)
-        store.write_batch(
-            integ.id,
-            RawBatch(
-                "s",
-                [
-                    line(request_id="sa", region="sa-east-1", **spec),
-                    line(request_id="eu", region="eu-west-1", **spec),
-                ],
-            ),
-        )
+        _nova_pro_from(store, {"sa": "sa-east-1", "eu": "eu-west-1"})
         rows = {
             r[0]: r[1:]
             for r in store.con.execute(
@@ -288,18 +285,7 @@ def test_an_earlier_override_added_after_a_later_one_ends_where_the_later_starts
 
 def test_an_override_for_one_region_prices_only_that_region(tmp_path: Path) -> None:
     with Store(tmp_path / "o.duckdb") as store:
-        integ = store.add_integration("x", "local")
-        spec = dict(model_id="amazon.nova-pro-v1:0", input_tokens=M, output_tokens=0)
-        store.write_batch(
-            integ.id,
-            RawBatch(
-                "s",
-                [
-                    line(request_id="eu", region="eu-west-1", **spec),
-                    line(request_id="us", region="us-east-1", **spec),
-                ],
-            ),
-        )
+        _nova_pro_from(store, {"eu": "eu-west-1", "us": "us-east-1"})
         book.set_override(
             store,
             "amazon.nova-pro-v1:0",
