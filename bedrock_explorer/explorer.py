@@ -97,9 +97,8 @@ class Filters:
     identities: tuple[str, ...] = ()
     sessions: tuple[str, ...] = ()
     outcomes: tuple[str, ...] = ()
-    tiers: tuple[
-        str, ...
-    ] = ()  # service tier: standard, flex, priority, reserved, latency_optimized
+    #: service tiers: standard, flex, priority, reserved, latency_optimized
+    tiers: tuple[str, ...] = ()
     #: requestMetadata key = value pairs: values of one key are alternatives, keys all apply.
     metadata: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
