@@ -9,7 +9,7 @@ The forms Bedrock accepts as ``modelId`` (and logs verbatim):
 
 * a base id: ``anthropic.claude-3-haiku-20240307-v1:0``
 * a geo or global cross-region inference profile id: ``us.`` ``eu.`` ``apac.`` ``jp.`` ``au.``
-  ``us-gov.`` ``ca.`` or ``global.`` + base id
+  ``in.`` ``us-gov.`` ``ca.`` or ``global.`` + base id
 * an ARN of a foundation model, an inference profile, an application inference profile, a
   provisioned model, a custom / imported model or a prompt router.
 """
@@ -39,7 +39,7 @@ ROUTINGS = (
 
 #: Geographic prefixes of system-defined cross-region inference profiles. Longest first so that
 #: ``us-gov.`` is not read as ``us.`` + ``gov.…``.
-GEO_PREFIXES = ("us-gov", "apac", "us", "eu", "jp", "au", "ca")
+GEO_PREFIXES = ("us-gov", "apac", "us", "eu", "jp", "au", "ca", "in")
 
 _ARN = re.compile(
     r"^arn:aws[a-z-]*:bedrock:(?P<region>[a-z0-9-]*):(?P<account>[^:]*):"

@@ -247,6 +247,7 @@ def test_stream_chunks_with_non_object_items() -> None:
             "geo",
             "jp",
         ),
+        ("in.moonshotai.kimi-k3", "moonshotai.kimi-k3", "geo", "in"),
         (
             "au.anthropic.claude-sonnet-4-5-20250929-v1:0",
             "anthropic.claude-sonnet-4-5-20250929-v1:0",
