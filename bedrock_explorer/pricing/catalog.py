@@ -34,6 +34,7 @@ from datetime import date
 from decimal import Decimal
 from importlib import resources
 
+from bedrock_explorer import model_ids
 from bedrock_explorer.pricing.units import Meter, UnitPrice
 
 LAYER_USER = 1
@@ -77,15 +78,16 @@ def geographies(region: str) -> list[str]:
     return [prefix]
 
 
-_REGION_CODE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
-_GEOGRAPHIES = frozenset(
-    {"us", "us-gov", "eu", "apac", "jp", "au", "ca", "in", "sa", "me", "il", "af", "mx"}
-)
+#: An AWS region code (``eu-west-1``, ``us-gov-west-1``).
+REGION_CODE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+#: Region scopes besides regions: the geo prefixes of cross-region profiles, and the region
+#: prefixes :func:`geographies` yields for regions without one (``sa``, ``me`` …).
+_GEOGRAPHIES = frozenset(model_ids.GEO_PREFIXES) | {"sa", "me", "il", "af", "mx"}
 
 
 def is_region_scope(text: str) -> bool:
     """An AWS region code or a geography of cross-region profiles (``eu``, ``apac`` …)."""
-    return bool(_REGION_CODE.match(text)) or text in _GEOGRAPHIES
+    return bool(REGION_CODE.match(text)) or text in _GEOGRAPHIES
 
 
 def region_scopes(region: str | None, geo: str | None = None) -> list[tuple[str, int]]:
