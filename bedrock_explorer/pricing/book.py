@@ -16,13 +16,6 @@ from bedrock_explorer import model_ids
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.pricing import catalog, points
 from bedrock_explorer.pricing.catalog import LAYER_USER, RateRow
-from bedrock_explorer.pricing.points import (  # noqa: F401 - the statuses, for readers
-    STATUS_ESTIMATED,
-    STATUS_PRICED,
-    STATUS_PROVISIONED,
-    STATUS_RESERVED,
-    STATUS_UNPRICED,
-)
 from bedrock_explorer.pricing.units import Meter, UnitPrice
 from bedrock_explorer.records import TIER_RESERVED, TIER_STANDARD, TIERS
 from bedrock_explorer.store import Store
@@ -41,9 +34,9 @@ def load_rates(store: Store) -> list[RateRow]:
     return points.load_rates(store.con)
 
 
-def compile_price_points(store: Store, today: date | None = None) -> int:
+def compile_price_points(store: Store) -> int:
     """Rebuild every price point (after a change of rates or mappings)."""
-    return points.compile_all(store.con, today)
+    return points.compile_all(store.con)
 
 
 def set_override(

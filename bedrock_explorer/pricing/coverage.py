@@ -10,14 +10,12 @@ invocations get (the user's overrides and Price List rates included).
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 
 from bedrock_explorer import model_ids
 from bedrock_explorer.pricing import points
-from bedrock_explorer.pricing.catalog import RateRow
 from bedrock_explorer.records import TIER_STANDARD
 from bedrock_explorer.store import Store
 
@@ -53,14 +51,12 @@ def catalogue() -> tuple[str, list[tuple[str, str]]]:
 def measure(store: Store, on: date) -> Coverage:
     """Which catalogue model ids the store's price book prices on ``on``."""
     source, entries = catalogue()
-    rates_by_key: dict[str, list[RateRow]] = defaultdict(list)
-    for row in points.load_rates(store.con):
-        rates_by_key[row.model_key].append(row)
+    rates = points.rates_by_key(store.con)
     day = datetime.combine(on, datetime.min.time())
     report = Coverage(source)
     for model_id, region in entries:
         ref = model_ids.resolve(model_id)
-        found = points.resolve(ref, region, TIER_STANDARD, rates_by_key)
+        found = points.resolve(ref, region, TIER_STANDARD, rates)
         point = next((p for p in found if p.valid_from <= day < p.valid_to), found[-1])
         report.total += 1
         if point.status in (points.STATUS_PRICED, points.STATUS_ESTIMATED):

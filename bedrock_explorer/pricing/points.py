@@ -145,6 +145,17 @@ def load_rates(
     ]
 
 
+def rates_by_key(
+    con: duckdb.DuckDBPyConnection, model_keys: Sequence[str] | None = None
+) -> dict[str, list[RateRow]]:
+    """The stored rates (of ``model_keys`` only, when given) by ``model_key``: what
+    :func:`resolve` looks rates up in."""
+    found: dict[str, list[RateRow]] = defaultdict(list)
+    for row in load_rates(con, model_keys):
+        found[row.model_key].append(row)
+    return found
+
+
 @functools.cache
 def builtin_version() -> str:
     """A fingerprint of the built-in layers: the price files' bytes and genai-prices' version
@@ -205,42 +216,35 @@ def refresh_builtin_rates(
                 if before is not None and before.price == row.price:
                     continue
                 since = max(row.as_of or today, row.effective_from)
-                if before is not None:
-                    if before.effective_from >= since:
-                        _delete_rate(con, before)
-                    else:
-                        _close_rate(con, before, since)
-                added.append(replace(row, effective_from=since, as_of=row.as_of or today))
+                row = replace(row, effective_from=since, as_of=row.as_of or today)
+                supersede(con, row)
+                added.append(row)
             insert_rates(con, added)
         _set(con, _BUILTIN_VERSION_SETTING, version)
     return True
 
 
-def _rate_where(row: RateRow) -> tuple[str, list[object]]:
-    return (
+def supersede(con: duckdb.DuckDBPyConnection, row: RateRow) -> None:
+    """Make way for ``row``: the open rate of its key ends where ``row`` starts, or goes if it
+    started on that day or later (its source moved the date back). Used by a package upgrade
+    and by ``prices refresh``; the caller inserts ``row``."""
+    where = (
         "layer = ? AND model_key = ? AND routing_class = ? AND region = ? AND tier = ? "
-        "AND meter = ? AND min_input_tokens = ? AND effective_from = ?",
-        [
-            row.layer,
-            row.model_key,
-            row.routing_class,
-            row.region,
-            row.tier,
-            str(row.meter),
-            row.min_input_tokens,
-            row.effective_from,
-        ],
+        "AND meter = ? AND min_input_tokens = ? AND effective_to IS NULL"
     )
-
-
-def _close_rate(con: duckdb.DuckDBPyConnection, row: RateRow, end: date) -> None:
-    where, params = _rate_where(row)
-    con.execute(f"UPDATE rates SET effective_to = ? WHERE {where}", [end, *params])
-
-
-def _delete_rate(con: duckdb.DuckDBPyConnection, row: RateRow) -> None:
-    where, params = _rate_where(row)
-    con.execute(f"DELETE FROM rates WHERE {where}", params)
+    key = [
+        row.layer,
+        row.model_key,
+        row.routing_class,
+        row.region,
+        row.tier,
+        str(row.meter),
+        row.min_input_tokens,
+    ]
+    con.execute(
+        f"DELETE FROM rates WHERE {where} AND effective_from >= ?", [*key, row.effective_from]
+    )
+    con.execute(f"UPDATE rates SET effective_to = ? WHERE {where}", [row.effective_from, *key])
 
 
 # -- resolving one key ----------------------------------------------------------------------------
@@ -527,14 +531,12 @@ def _compile(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str, str]], f
     transaction; ``full`` replaces every point, else only those of ``keys``."""
     refs = _refs(con, None if full else sorted({k[0] for k in keys}))
     wanted = sorted({key for ref in refs.values() for key in rate_keys(ref)})
-    rates_by_key: dict[str, list[RateRow]] = defaultdict(list)
-    for row in load_rates(con, None if full else wanted):
-        rates_by_key[row.model_key].append(row)
+    rates = rates_by_key(con, None if full else wanted)
     points = [
         p
         for model_id, region, tier in keys
         if model_id in refs
-        for p in resolve(refs[model_id], region, tier, rates_by_key)
+        for p in resolve(refs[model_id], region, tier, rates)
     ]
     if full:
         con.execute("DELETE FROM price_points")
@@ -571,9 +573,9 @@ _SEEN_KEYS = (
 )
 
 
-def compile_all(con: duckdb.DuckDBPyConnection, today: date | None = None) -> int:
-    """Rebuild every price point (after rates changed); returns the row count."""
-    refresh_builtin_rates(con, today or date.today())
+def compile_all(con: duckdb.DuckDBPyConnection) -> int:
+    """Rebuild every price point (after rates changed); returns the row count. The built-in
+    rates are current: opening a writable store loaded them (:func:`keep_current`)."""
     with transaction(con):
         keys = [tuple(r) for r in con.execute(_SEEN_KEYS).fetchall()]
         count = _compile(con, keys, full=True)  # type: ignore[arg-type]
@@ -603,6 +605,6 @@ def keep_current(con: duckdb.DuckDBPyConnection, today: date) -> bool:
     compiling) changed. True if points were rebuilt. Costs two setting reads when nothing did."""
     changed = refresh_builtin_rates(con, today)
     if changed or _get(con, _POINTS_VERSION_SETTING) != POINTS_VERSION:
-        compile_all(con, today)
+        compile_all(con)
         return True
     return False

@@ -37,7 +37,7 @@ import botocore.exceptions
 
 from bedrock_explorer import aws, model_ids
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.pricing import catalog
+from bedrock_explorer.pricing import catalog, points
 from bedrock_explorer.pricing.catalog import LAYER_PRICE_LIST, RateRow
 from bedrock_explorer.pricing.units import Meter, UnitPrice
 from bedrock_explorer.records import TIER_LATENCY_OPTIMIZED, TIER_STANDARD
@@ -407,41 +407,25 @@ def _close(a: Decimal, b: Decimal) -> bool:
 
 def _store_rows(store: Store, rows: list[RateRow]) -> tuple[int, int]:
     """Insert new or changed rates; a changed one ends the old row where the new one starts."""
-    from bedrock_explorer.pricing import book
-
     stored = unchanged = 0
     with transaction(store.con):
         for row in rows:
-            slot = [
-                LAYER_PRICE_LIST,
-                row.model_key,
-                row.routing_class,
-                row.tier,
-                str(row.meter),
-                row.region,
-            ]
             open_rows = store.con.execute(
-                "SELECT effective_from, usd_per_unit FROM rates WHERE layer = ? AND model_key = ? "
+                "SELECT usd_per_unit FROM rates WHERE layer = ? AND model_key = ? "
                 "AND routing_class = ? AND tier = ? AND meter = ? AND region = ? "
                 "AND effective_to IS NULL",
-                slot,
+                [
+                    LAYER_PRICE_LIST,
+                    row.model_key,
+                    row.routing_class,
+                    row.tier,
+                    str(row.meter),
+                    row.region,
+                ],
             ).fetchall()
-            if any(price == row.price.usd_per_unit for _, price in open_rows):
+            if any(price == row.price.usd_per_unit for (price,) in open_rows):
                 unchanged += 1
                 continue
-            for start, _ in open_rows:
-                if start < row.effective_from:
-                    store.con.execute(
-                        "UPDATE rates SET effective_to = ? WHERE layer = ? AND model_key = ? "
-                        "AND routing_class = ? AND tier = ? AND meter = ? AND region = ? "
-                        "AND effective_from = ?",
-                        [row.effective_from, *slot, start],
-                    )
-                else:  # the Price List moved the date back: the new row replaces the old one
-                    store.con.execute(
-                        "DELETE FROM rates WHERE layer = ? AND model_key = ? AND routing_class = ? "
-                        "AND tier = ? AND meter = ? AND region = ? AND effective_from = ?",
-                        [*slot, start],
-                    )
-            stored += book.insert_rates(store, [row])
+            points.supersede(store.con, row)
+            stored += points.insert_rates(store.con, [row])
     return stored, unchanged
