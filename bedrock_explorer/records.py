@@ -288,8 +288,9 @@ _TTLS = (
     + "), []), coalesce(try(".join(f"json_extract_string(line, '{p}')" for p in _TTL_PATHS)
     + "), [])]), lambda x: x IS NOT NULL)"
 )
+# (list_bool_and of an empty list is NULL: no cache point with a TTL says nothing)
 _REQUEST_TTL_1H = (
-    f"CASE WHEN len({_TTLS}) > 0 AND list_bool_and(list_transform({_TTLS}, lambda x: x = '1h')) "
+    f"CASE WHEN list_bool_and(list_transform({_TTLS}, lambda x: x = '1h')) "
     "THEN cache_write_tokens END"
 )
 
