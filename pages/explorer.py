@@ -53,10 +53,6 @@ LABELS = {
 CUSTOM = "custom"
 
 
-def usd(value: float | None) -> str:
-    return money(value)
-
-
 def change(value: float | None) -> str | None:
     return None if value is None else f"{value:+.1%} vs previous period"
 
@@ -244,10 +240,10 @@ def show_headline(head: dict[str, Any]) -> None:
     m = st.columns(4)
     m[0].metric(
         "Total cost",
-        usd(head["cost"] if head["cost_known"] else None),
+        money(head["cost"] if head["cost_known"] else None),
         change(head["cost_change"]),
         delta_color="inverse",
-        help=f"Previous period: {usd(head['previous_cost'])}. On-demand list prices "
+        help=f"Previous period: {money(head['previous_cost'])}. On-demand list prices "
         "(or your overrides), per invocation and meter.",
     )
     m[1].metric(
@@ -258,7 +254,7 @@ def show_headline(head: dict[str, Any]) -> None:
     )
     m[2].metric(
         "Cost per 1,000 priced invocations",
-        usd(head["cost_per_1k"]),
+        money(head["cost_per_1k"]),
         help=f"Divided by the {head['priced_invocations']:,.0f} invocations that have a per-token "
         "price: unpriced, provisioned and reserved ones add no dollars, so they are left out.",
     )
@@ -403,18 +399,18 @@ with open_store() as store:
         k = st.columns(2)
         k[0].metric(
             "Saved by cache reads",
-            usd(cache["saved"]),
+            money(cache["saved"]),
             help="Cache-read tokens at the input price, minus what they cost.",
         )
         k[1].metric(
             "Cache write premium",
-            usd(cache["write_premium"]),
+            money(cache["write_premium"]),
             help="What cache writes cost above the input price.",
         )
-        k[0].metric("Net effect of caching", usd(cache["net"]))
+        k[0].metric("Net effect of caching", money(cache["net"]))
         k[1].metric(
             "Writes never read back",
-            usd(cache["unread_write_cost"]),
+            money(cache["unread_write_cost"]),
             help="Write cost for a model on a day with no cache read at all: "
             f"{cache['unread_write_tokens']:,.0f} tokens.",
         )
@@ -436,7 +432,7 @@ with open_store() as store:
             column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.6f")},
         )
         st.caption(
-            f"{len(table):,} rows · total {usd(table['cost_usd'].sum())} · "
+            f"{len(table):,} rows · total {money(table['cost_usd'].sum())} · "
             f"{int(table['unpriced_tokens'].sum()):,} unpriced tokens"
         )
         st.download_button(
