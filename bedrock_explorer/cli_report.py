@@ -67,7 +67,7 @@ def cmd_report(args: argparse.Namespace, store: Store) -> int:
             print("Nothing in this selection.", file=out)
         else:
             print(readable(table).to_string(index=False), file=out)
-            total = frame["cost"].sum(min_count=1)
+            total = explorer.total_cost(frame["cost"])
             unpriced = int(frame["unpriced_tokens"].sum())
             print(f"\nTotal: {money(total)}", file=out)
             if unpriced:

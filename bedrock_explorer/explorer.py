@@ -464,7 +464,9 @@ def headline(
     row["cost_per_1k"] = (
         row["cost"] / row["priced_invocations"] * 1000 if row["priced_invocations"] else None
     )
-    row["previous_cost"] = prev["cost"]
+    before_status = queries.with_price_status(pd.DataFrame([prev]))
+    # None when the previous period had usage but nothing with a price: not "$0 before".
+    row["previous_cost"] = None if pd.isna(before_status["cost"].iloc[0]) else prev["cost"]
     row["previous_invocations"] = prev["invocations"]
     row["cost_change"] = (row["cost"] - prev["cost"]) / prev["cost"] if prev["cost"] else None
     row["invocations_change"] = (
@@ -473,6 +475,12 @@ def headline(
         else None
     )
     return row
+
+
+def total_cost(costs: pd.Series) -> float | None:
+    """The sum of a cost column, None when no row has a cost (all unpriced): not $0."""
+    total = costs.sum(min_count=1)
+    return None if pd.isna(total) else float(total)
 
 
 def top_n(frame: pd.DataFrame, column: str, n: int) -> pd.DataFrame:

@@ -432,7 +432,7 @@ with open_store() as store:
             column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.6f")},
         )
         st.caption(
-            f"{len(table):,} rows · total {money(table['cost_usd'].sum())} · "
+            f"{len(table):,} rows · total {money(explorer.total_cost(table['cost_usd']))} · "
             f"{int(table['unpriced_tokens'].sum()):,} unpriced tokens"
         )
         st.download_button(

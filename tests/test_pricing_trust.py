@@ -134,9 +134,16 @@ def test_headline_total_of_only_unpriced_usage_is_unknown_not_zero(seeded: Path)
         head = explorer.headline(store, f)
         assert head["price_status"] == "unpriced" and not head["cost_known"]
         assert head["cost_per_1k"] is None  # no priced invocation to divide by
+        # the period before held only unpriced usage: its cost is unknown, not $0
+        later = explorer.Filters(date(2025, 6, 2), date(2025, 6, 2), models=("dummy-model-v1",))
+        assert explorer.headline(store, later)["previous_cost"] is None
+        assert explorer.total_cost(explorer.grouped(store, f, ["model"])["cost"]) is None
         f = explorer.Filters(date(2025, 5, 1), date(2025, 7, 1))
         head = explorer.headline(store, f)
         assert head["price_status"] == "partly unpriced"
+        assert explorer.total_cost(explorer.grouped(store, f, ["model"])["cost"]) == (
+            pytest.approx(0.8 + 1.4e-7)
+        )
         # $0.80 + $0.00000014 over the 2 priced invocations, not over all 6
         assert head["priced_invocations"] == 2
         assert head["cost_per_1k"] == pytest.approx((0.8 + 1.4e-7) / 2 * 1000)
