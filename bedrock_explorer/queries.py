@@ -265,8 +265,7 @@ def grouped_cost(
                               THEN cache_read_tokens * r_input END), 0) AS cache_read_at_input,
             coalesce(sum(CASE WHEN price_status = 'priced'
                               THEN cache_write_tokens * r_input END), 0) AS cache_write_at_input,
-            string_agg(DISTINCT price_reason, '; ') AS price_reasons,
-            string_agg(DISTINCT price_status, ', ') AS price_statuses
+            string_agg(DISTINCT price_reason, '; ') AS price_reasons
         FROM ({_rated(source)}) r
         {group}
         {"ORDER BY " + order_by if order_by else ""}

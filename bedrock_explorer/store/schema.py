@@ -111,7 +111,8 @@ MIGRATIONS: Sequence[str] = (
     # 2: pricing — layered rates with provenance, compiled into price_points (see pricing/book.py)
     """
     -- the smallest long-context threshold of a model id's price points (NULL: none), so a query
-    -- can flag long-context invocations with the join it already makes to model_ids
+    -- could flag long-context invocations with the join it already made to model_ids; unused
+    -- since schema 5 (the threshold of the price point in force decides)
     ALTER TABLE model_ids ADD COLUMN lc_threshold BIGINT;
     CREATE TABLE rates (
         layer INTEGER NOT NULL,             -- 1 user, 2 AWS Price List, 3 genai-prices, 4 bundled
