@@ -588,11 +588,10 @@ def compile_new(con: duckdb.DuckDBPyConnection) -> int:
     commit, after registering new model ids). Returns the number of new keys."""
     keys = con.execute(
         f"""
-        SELECT DISTINCT i.model_id, coalesce(i.region, ''), i.performance_tier
-        FROM invocations i
-        WHERE i.ingested_at = {_NOW}
-          AND NOT EXISTS (SELECT 1 FROM price_points p WHERE p.model_id = i.model_id
-                          AND p.region = coalesce(i.region, '') AND p.tier = i.performance_tier)
+        SELECT DISTINCT model_id, coalesce(region, ''), performance_tier
+        FROM invocations WHERE ingested_at = {_NOW}
+        EXCEPT
+        SELECT model_id, region, tier FROM price_points
         """
     ).fetchall()
     if keys:
