@@ -161,6 +161,13 @@ def client(
     )
 
 
+def is_access_denied(err: Exception) -> bool:
+    """AWS said no to these credentials for this call (not a missing resource or an outage)."""
+    if not isinstance(err, botocore.exceptions.ClientError):
+        return False
+    return err.response.get("Error", {}).get("Code", "") in ACCESS_DENIED_CODES
+
+
 def explain(err: Exception, doing: str, needs: str | None = None) -> UserFacingError:
     """An AWS failure as a sentence naming what went wrong and the fix."""
     if isinstance(err, botocore.exceptions.NoCredentialsError):

@@ -20,7 +20,7 @@ from bedrock_explorer.cli_output import Bar, emit, print_json, print_table, reco
 from bedrock_explorer.config import DB_ENV_VAR, private_files, resolve_db_path
 from bedrock_explorer.errors import UserFacingError, explain_failure
 from bedrock_explorer.iam import live
-from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, policy_json
+from bedrock_explorer.iam.checker import BucketTarget, Check, LogGroupTarget, Need, policy_json
 from bedrock_explorer.iam.checker import report as iam_report
 from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
 from bedrock_explorer.ingest import ImportSummary, import_paths
@@ -171,7 +171,7 @@ def cmd_prices_resolve(args: argparse.Namespace, store: Store) -> int:
     return 0
 
 
-def cmd_iam_check(args: argparse.Namespace, store: Store) -> int:
+def cmd_iam_check(args: argparse.Namespace, store: Store | None) -> int:
     if args.log_group_arn:
         target: LogGroupTarget | BucketTarget = LogGroupTarget.from_arn(args.log_group_arn)
     else:
@@ -197,26 +197,34 @@ def cmd_iam_check(args: argparse.Namespace, store: Store) -> int:
         return 0 if result.ok else 1
     width = max(len(c.requirement.action) for c in result.checks)
     for c in result.checks:
-        flag = (
-            "ok  "
-            if c.decision.verdict == Verdict.ALLOWED
-            else ("opt " if c.requirement.optional else "FAIL")
-        )
-        print(f"{flag} {c.requirement.action:<{width}}  {c.decision.verdict}: {c.decision.reason}")
+        verdict = f"{c.decision.verdict}: {c.decision.reason}"
+        print(f"{_flag(c)} {c.requirement.action:<{width}}  {verdict}")
         if c.disagrees:
             print(f"     ! IAM's policy simulator says: {c.simulated}")
+    for note in result.notes:
+        print(f"\nNote: {note}")
     for rewrite in result.deny_rewrites:
         print(
             f"\nThe Deny {rewrite['statement']!r} in {rewrite['policy']} blocks "
-            f"{', '.join(rewrite['blocks'])}. Rewritten: {rewrite['note']}"
+            f"{', '.join(rewrite['blocks'])}. {rewrite['note']} {rewrite['still_denies']}".rstrip()
         )
-        if rewrite["rewritten"] is not None:
-            print(policy_json(rewrite["rewritten"]))
+        if rewrite["policy_document"] is not None:
+            print(f"Replace the policy {rewrite['policy']} with (checked with the evaluator):")
+            print(policy_json(rewrite["policy_document"]))
     if result.fix_policy:
         print("\nAttach this policy to the integration's role (minimal, read-only):")
         print(policy_json(result.fix_policy))
     print("\nNo change is made to AWS: paste the policies yourself.")
     return 0 if result.ok else 1
+
+
+def _flag(check: Check) -> str:
+    """``ok``, ``FAIL`` (required), ``warn`` (helpful), ``opt`` or ``--`` (not needed)."""
+    if check.requirement.need == Need.NOT_NEEDED:
+        return "--  "
+    if check.decision.verdict == Verdict.ALLOWED:
+        return "ok  "
+    return {Need.REQUIRED: "FAIL", Need.HELPFUL: "warn"}.get(check.requirement.need, "opt ")
 
 
 def _read_policy(path: str, kind: str) -> Policy:
@@ -451,13 +459,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Commands that only read stored data: a mistyped --db must not create an empty database and
+#: report on it. (``prices coverage`` measures the bundled catalogue, which a new file holds.)
+READ_ONLY = {
+    cmd_stats,
+    cli_report.cmd_report,
+    cmd_quarantine,
+    cmd_prices_list,
+    cmd_prices_unpriced,
+}
+#: Commands that need no database at all.
+NO_DATABASE = {cmd_iam_check}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     private_files()
     parser = build_parser()
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace, Store], int] = args.func
     try:
-        with Store(resolve_db_path(args.db)) as store:
+        if func in NO_DATABASE:
+            return func(args, None)  # type: ignore[arg-type]
+        path = resolve_db_path(args.db)
+        if func in READ_ONLY and not path.exists():
+            raise UserFacingError(
+                f"There is no database at {path}",
+                "check --db or BEDROCK_EXPLORER_DB; `sync`, `import` or `demo` create one",
+            )
+        with Store(path) as store:
             for warning in store.warnings:
                 print(f"warning: {warning}", file=sys.stderr)
             return func(args, store)

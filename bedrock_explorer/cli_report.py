@@ -34,6 +34,13 @@ def _filters(args: argparse.Namespace) -> explorer.Filters:
 
 def cmd_report(args: argparse.Namespace, store: Store) -> int:
     filters = _filters(args)
+    unknown = explorer.unknown_filter_values(store, filters)
+    if unknown:
+        raise UserFacingError(
+            "Nothing stored matches --filter " + "; ".join(unknown),
+            "check the spelling (values are case-sensitive); `stats` lists the integrations and "
+            "the Explorer's filters list every value",
+        )
     parts = [p.strip() for p in (args.group_by or "model").split(",") if p.strip()]
     grains = [p for p in parts if p in explorer.GRANULARITIES]
     dims = [p.replace("_", " ") for p in parts if p not in explorer.GRANULARITIES]

@@ -666,6 +666,32 @@ def metadata_summary(store: Store, f: Filters, limit: int = 500) -> tuple[list[s
     return keys, pairs
 
 
+def unknown_filter_values(store: Store, f: Filters) -> list[str]:
+    """Filter values no stored invocation can match (a typo in ``report --filter``), each as
+    ``KEY=VALUE`` with the known values when they are few."""
+    options = filter_options(store)
+    raw_models = {m for (m,) in store.con.execute("SELECT model_id FROM model_ids").fetchall()}
+    problems = []
+    for name in LIST_FILTERS:
+        known = set(options[name]) | (raw_models if name == "models" else set())
+        for value in getattr(f, name):
+            if value not in known:
+                hint = (
+                    f" (known: {', '.join(sorted(known))})"
+                    if 0 < len(known) <= 12
+                    else f" ({len(known):,} known values)"
+                    if known
+                    else " (nothing stored yet)"
+                )
+                problems.append(f"{name}={value}{hint}")
+    if f.metadata:
+        keys, _pairs = metadata_summary(store, f)
+        for key, value in f.metadata:
+            if key not in keys:
+                problems.append(f"{key}={value} (no invocation in the period has the key {key})")
+    return problems
+
+
 def filters_from_pairs(base: Filters, pairs: list[str]) -> Filters:
     """``KEY=VALUE`` pairs (CLI ``--filter``) onto filters; an unknown key is a metadata key."""
     aliases = {

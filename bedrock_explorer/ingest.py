@@ -50,6 +50,10 @@ class Progress:
     message: str
     #: A second line for the user, e.g. "12,345 events fetched".
     detail: str = ""
+    #: Events (CloudWatch) or objects (S3) read so far, and new invocations stored so far, for
+    #: the dashboard's live rate and ETA (``None``: not a sync).
+    read: int | None = None
+    stored: int | None = None
 
 
 ProgressCallback = Callable[[Progress], None]

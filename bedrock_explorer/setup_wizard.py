@@ -35,6 +35,8 @@ class LoggingStep:
     caller_arn: str
     account: str
     destinations: LoggingDestinations | None
+    #: Why the logging settings could not be read (an optional permission): the wizard goes on.
+    problem: UserFacingError | None = None
 
 
 @dataclass
@@ -58,11 +60,18 @@ def check_logging(
     try:
         found = logging_destinations(session, settings.region or "")
     except _AWS_ERRORS as err:
-        raise aws.explain(
+        if not aws.is_access_denied(err):
+            raise aws.explain(
+                err, f"reading Bedrock's logging settings in {settings.region}"
+            ) from err
+        problem = aws.explain(
             err,
             f"reading Bedrock's logging settings in {settings.region}",
-            "bedrock:GetModelInvocationLoggingConfiguration (or skip this check: Next)",
-        ) from err
+            "bedrock:GetModelInvocationLoggingConfiguration to check it here (optional: syncs "
+            "do not need it), or check Bedrock → Settings → Model invocation logging yourself "
+            "and go on with Next",
+        )
+        return LoggingStep(who["Arn"], who["Account"], None, problem)
     return LoggingStep(who["Arn"], who["Account"], found)
 
 

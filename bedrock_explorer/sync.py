@@ -9,6 +9,7 @@ the outcome (``ok`` or ``error`` with the sentence and the fix) for the Integrat
 from __future__ import annotations
 
 import difflib
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +50,13 @@ OBJECT_BUDGET_BYTES = 32 * 1024 * 1024
 
 SessionFactory = Callable[[SourceSettings], boto3.Session]
 
+#: What a user sees when a sync stopped on something that is not an AWS or input problem.
+UNEXPECTED_STOP = (
+    "The sync stopped on an unexpected problem (the details are in the log of the dashboard or "
+    "the CLI). What it stored is kept: Sync now resumes where it stopped"
+)
+log = logging.getLogger(__name__)
+
 
 def _no_progress(_: Progress) -> None:
     return None
@@ -70,6 +78,12 @@ class SyncSummary(ImportSummary):
     window_to: datetime | None = None
     resumed: bool = False
 
+    @property
+    def read_to(self) -> datetime | None:
+        """How far this sync read: CloudWatch stops :data:`cloudwatch.LATENCY_BUFFER` before
+        its start on purpose (events still arriving), S3 reads what is delivered."""
+        return self.window_to if self.kind in ("cloudwatch", "s3") else None
+
     def describe(self) -> str:
         if self.kind == "local":
             return super().describe()
@@ -80,10 +94,17 @@ class SyncSummary(ImportSummary):
                 + (", resumed" if self.resumed else "")
                 + ")"
             )
+        deferred = ""
+        if self.kind == "cloudwatch" and self.window_to:
+            minutes = int(cloudwatch.LATENCY_BUFFER.total_seconds() // 60)
+            deferred = (
+                f"; read up to {self.window_to:%H:%M} UTC — the last {minutes} minutes come with "
+                "the next sync (CloudWatch may still be receiving them)"
+            )
         return (
             f"{self.integration}: {self.fetched:,} {self.unit} fetched{span}, "
             f"{self.inserted:,} new invocations, {self.duplicates:,} already stored, "
-            f"{self.quarantined:,} malformed lines quarantined in {self.seconds:.1f} s"
+            f"{self.quarantined:,} malformed lines quarantined in {self.seconds:.1f} s{deferred}"
         )
 
 
@@ -137,16 +158,19 @@ def sync_integration(
         store.set_sync_status(integ.id, "error", str(err))
         raise
     except BaseException as err:
+        if not isinstance(err, KeyboardInterrupt):
+            # The details go to the log, never to the screen (an exception name helps nobody).
+            log.error("sync of %s stopped: %s", name, safe_reason(err))
         store.set_sync_status(
             integ.id,
             "error",
             "interrupted: what was committed stays; sync again to resume"
             if isinstance(err, KeyboardInterrupt)
-            else f"unexpected error: {safe_reason(err)}",
+            else UNEXPECTED_STOP,
         )
         raise
     summary.seconds = time.monotonic() - started
-    store.set_sync_status(integ.id, "ok", summary.describe())
+    store.set_sync_status(integ.id, "ok", summary.describe(), read_to=summary.read_to)
     return summary
 
 
@@ -218,6 +242,8 @@ def _sync_cloudwatch(
                     "slices",
                     f"Syncing {integ.name}",
                     f"{summary.fetched:,} events fetched, {summary.inserted:,} new",
+                    read=summary.fetched,
+                    stored=summary.inserted,
                 )
             )
 
@@ -268,6 +294,8 @@ def _sync_s3(run: _Run, since: datetime | None, batch_lines: int) -> None:
                 "objects",
                 f"Syncing {integ.name}",
                 f"{reader.objects_done:,} of {len(todo):,} new objects, {summary.inserted:,} new",
+                read=reader.objects_done,
+                stored=summary.inserted,
             )
         )
 
@@ -315,8 +343,8 @@ def _explain(
         return aws.explain(
             err,
             f"reading {where}",
-            "logs:FilterLogEvents and logs:DescribeLogGroups on it to the integration's "
-            "credentials (the IAM Policy Checker writes the policy)",
+            "logs:FilterLogEvents on it to the integration's credentials (the IAM Policy "
+            "Checker writes the policy)",
         )
     where = f"reading s3://{settings.bucket}/{settings.normalised_prefix}"
     if code == "NoSuchBucket":

@@ -95,9 +95,12 @@ def logging_destinations(session: Any, region: str) -> LoggingDestinations | Non
 
 
 def check_connection(
-    settings: SourceSettings, session_factory: SessionFactory = default_session
+    settings: SourceSettings,
+    session_factory: SessionFactory = default_session,
+    now: datetime | None = None,
 ) -> ConnectionReport:
     """Run every check for an integration's settings (saved or not yet saved)."""
+    now = now or datetime.now(UTC)
     report = ConnectionReport()
     names = ["AWS credentials", "Model invocation logging", _source_check_name(settings)]
     names += ["Sample record"]
@@ -114,9 +117,9 @@ def check_connection(
     report.add(names[0], PASS, f"Signed in as {who.get('Arn')} (account {who.get('Account')})")
     _check_logging(report, settings, session)
     if settings.kind == "cloudwatch":
-        _check_log_group(report, settings, session)
+        _check_log_group(report, settings, session, now)
     else:
-        _check_bucket(report, settings, session)
+        _check_bucket(report, settings, session, now)
     return report
 
 
@@ -182,18 +185,33 @@ def _check_logging(report: ConnectionReport, settings: SourceSettings, session: 
     report.add(name, status, message, fix)
 
 
-def _check_log_group(report: ConnectionReport, settings: SourceSettings, session: Any) -> None:
+def _check_log_group(
+    report: ConnectionReport, settings: SourceSettings, session: Any, now: datetime
+) -> None:
+    """The log group exists (when it may be listed) and a record can be read the way the sync
+    reads it: ``FilterLogEvents`` only, so the test needs no permission the sync does not."""
     group, region = settings.log_group or "", settings.region or ""
     logs = aws.client(session, "logs", region)
+    listed = True
     try:
         exists = cloudwatch.log_group_exists(logs, group)
         if not exists:
             report.suggestions = close_names(group, cloudwatch.list_log_groups(logs))
     except _AWS_ERRORS as err:
-        explained = aws.explain(err, f"looking for the log group {group}", "logs:DescribeLogGroups")
-        report.add("Log group", FAIL, explained.message, _iam_fix(explained))
-        report.add("Sample record", SKIP, "not checked: the log group could not be read")
-        return
+        if not aws.is_access_denied(err):
+            explained = aws.explain(err, f"looking for the log group {group}")
+            report.add("Log group", FAIL, explained.message, explained.fix or "")
+            report.add("Sample record", SKIP, "not checked: the log group could not be read")
+            return
+        listed, exists = False, True
+        report.add(
+            "Log group",
+            WARN,
+            f"Cannot list the log groups of {region} (logs:DescribeLogGroups is not allowed); "
+            "syncs do not need it, the sample below checks the group itself",
+            "optional: allow logs:DescribeLogGroups on arn:aws:logs:REGION:ACCOUNT:log-group:* "
+            "for the wizard's picker and typo suggestions",
+        )
     if not exists:
         fix = (
             did_you_mean(report.suggestions)
@@ -204,44 +222,46 @@ def _check_log_group(report: ConnectionReport, settings: SourceSettings, session
         report.add("Log group", FAIL, f"There is no log group {group!r} in {region}", fix)
         report.add("Sample record", SKIP, "not checked: no log group")
         return
-    report.add("Log group", PASS, f"{group} exists in {region}")
+    if listed:
+        report.add("Log group", PASS, f"{group} exists in {region}")
     try:
-        streams = logs.describe_log_streams(
-            logGroupName=group, orderBy="LastEventTime", descending=True, limit=1
-        ).get("logStreams", [])
-        if not streams:
+        event, recent = cloudwatch.sample_event(logs, group, now)
+    except _AWS_ERRORS as err:
+        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        if code == "ResourceNotFoundException":
             report.add(
                 "Sample record",
-                WARN,
-                "The log group has no events yet",
-                "invoke a model in this region, then test again in a few minutes",
+                FAIL,
+                f"There is no log group {group!r} in {region}",
+                "copy the exact name from Bedrock → Settings → Model invocation logging",
             )
             return
-        events = logs.get_log_events(
-            logGroupName=group,
-            logStreamName=streams[0]["logStreamName"],
-            limit=1,
-            startFromHead=False,
-        ).get("events", [])
-    except _AWS_ERRORS as err:
         explained = aws.explain(
-            err,
-            f"reading a sample event from {group}",
-            "logs:DescribeLogStreams and logs:GetLogEvents",
+            err, f"reading a sample event from {group}", "logs:FilterLogEvents on the log group"
         )
         report.add("Sample record", FAIL, explained.message, _iam_fix(explained))
         return
-    newest = streams[0].get("lastEventTimestamp")
-    if not events:
+    if event is None:
         report.add(
-            "Sample record", WARN, "The newest log stream holds no event", "test again later"
+            "Sample record",
+            WARN,
+            "The log group has no events yet",
+            "invoke a model in this region, then test again in a few minutes",
         )
         return
-    newest = max(newest or 0, events[-1].get("timestamp") or 0)
-    _sample(report, events[-1].get("message") or "", cloudwatch.from_ms(newest) if newest else None)
+    stamp = event.get("timestamp")
+    _sample(
+        report,
+        event.get("message") or "",
+        cloudwatch.from_ms(stamp) if stamp else None,
+        now,
+        recent=recent,
+    )
 
 
-def _check_bucket(report: ConnectionReport, settings: SourceSettings, session: Any) -> None:
+def _check_bucket(
+    report: ConnectionReport, settings: SourceSettings, session: Any, now: datetime
+) -> None:
     bucket, prefix = settings.bucket or "", settings.normalised_prefix
     client = aws.client(session, "s3", settings.region)
     name = "Bucket and prefix"
@@ -284,10 +304,20 @@ def _check_bucket(report: ConnectionReport, settings: SourceSettings, session: A
         return
     first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
     modified = newest.get("LastModified")
-    _sample(report, first, modified.astimezone(UTC) if modified else None)
+    _sample(report, first, modified.astimezone(UTC) if modified else None, now)
 
 
-def _sample(report: ConnectionReport, line: str, newest: datetime | None) -> None:
+def _sample(
+    report: ConnectionReport,
+    line: str,
+    newest: datetime | None,
+    now: datetime,
+    *,
+    recent: bool | None = None,
+) -> None:
+    """``recent``: whether the sample came from the last :data:`STALE_AFTER` (CloudWatch's
+    sample is the oldest of its window, so its own time says little); ``None``: judge by
+    ``newest`` (S3's newest object)."""
     report.newest_event = newest
     parsed = records.parse_line(line)
     if isinstance(parsed, records.ParseError):
@@ -300,9 +330,12 @@ def _sample(report: ConnectionReport, line: str, newest: datetime | None) -> Non
         return
     age = ""
     status = PASS
-    if newest is not None:
+    if recent is not None and newest is not None:
+        age = f"; logged {newest:%Y-%m-%d %H:%M} UTC"
+        status = PASS if recent else WARN
+    elif newest is not None:
         age = f"; newest event {newest:%Y-%m-%d %H:%M} UTC"
-        if datetime.now(UTC) - newest > STALE_AFTER:
+        if now - newest > STALE_AFTER:
             status = WARN
     report.add(
         "Sample record",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 import streamlit as st
 
@@ -17,15 +19,40 @@ from bedrock_explorer import queries
 from bedrock_explorer.config import resolve_db_path
 from bedrock_explorer.display import md
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.iam.checker import Report, policy_json
+from bedrock_explorer.iam.checker import Need, Report, policy_json
 from bedrock_explorer.iam.evaluator import Verdict
 from bedrock_explorer.store import SharedStore, Store
+from bedrock_explorer.sync_jobs import SyncJobs
+from bedrock_explorer.sync_schedule import Scheduler, freshness
 
 
 @st.cache_resource(show_spinner=False)
 def shared_store(path: str) -> SharedStore:
     """The process-wide database connection for a file (one per database path)."""
     return SharedStore(path)
+
+
+@st.cache_resource(show_spinner=False)
+def sync_jobs(path: str) -> SyncJobs:
+    """The process's background syncs for a database file (they outlive every script run)."""
+    return SyncJobs(lambda: shared_store(path).session(wait_seconds=30))
+
+
+@st.cache_resource(show_spinner=False)
+def sync_scheduler(path: str) -> Scheduler:
+    """The process's in-app sync schedule, started once (a daemon thread)."""
+    return Scheduler(
+        lambda: shared_store(path).session(wait_seconds=5),
+        sync_jobs(path),
+        ready=Path(path).exists,
+    ).start()
+
+
+def jobs() -> SyncJobs:
+    """This dashboard's background syncs; makes sure the schedule is running too."""
+    path = str(resolve_db_path())
+    sync_scheduler(path)
+    return sync_jobs(path)
 
 
 @contextmanager
@@ -39,12 +66,32 @@ def open_store() -> Iterator[Store]:
         st.stop()
 
 
+def freshness_header(store: Store, names: tuple[str, ...]) -> None:
+    """How fresh the selected integrations' data is; a stale or failing one is flagged with
+    the fix (the Explorer's header)."""
+    now = datetime.now(UTC)
+    chosen = [i for i in store.list_integrations() if not names or i.name in names]
+    states = [freshness(i, now) for i in chosen]
+    calm = [f.sentence for f in states if not f.flagged]
+    if calm:
+        st.caption(md(" · ".join(calm)))
+    for f in states:
+        if f.flagged:
+            fix = (
+                "open Integrations to see the error and its fix, then Sync now"
+                if f.state == "failing"
+                else "Sync now on the Integrations page, or give it a sync schedule"
+            )
+            st.warning(md(f"{f.sentence} — {fix}."), icon=":material/update:")
+
+
 def sidebar(store: Store) -> dict[str, object]:
     """Database, data freshness and the demo-data notice, the same on every page.
 
     Returns the headline figures it computed, for a page that shows them too.
     """
     totals = queries.overview_totals(store)
+    sync_scheduler(str(store.path))  # the in-app schedule runs whatever page is open
     demo = [i for i in store.list_integrations() if i.is_demo]
     with st.sidebar:
         if demo:
@@ -83,7 +130,7 @@ ICONS = {
 
 
 def show_iam_report(result: Report, simulated: bool | None) -> None:
-    """Verdicts, deny rewrites and the fix policy (the IAM page and the wizard's step 2)."""
+    """Verdicts, deny exemptions and the fix policy (the IAM page and the wizard's step 2)."""
     if result.ok:
         st.success("Everything Bedrock Explorer needs is allowed.", icon=":material/verified:")
     else:
@@ -94,12 +141,12 @@ def show_iam_report(result: Report, simulated: bool | None) -> None:
     rows = []
     for c in result.checks:
         row = {
-            "": ICONS[c.decision.verdict],
-            "required": "optional" if c.requirement.optional else "required",
+            "": ICONS[c.decision.verdict] if c.requirement.need != Need.NOT_NEEDED else "–",
+            "need": str(c.requirement.need),
             "action": c.requirement.action,
             "verdict": str(c.decision.verdict),
             "why": c.decision.reason,
-            "needed for": c.requirement.purpose,
+            "used for": c.requirement.purpose,
         }
         if simulated:
             row["IAM simulator"] = str(c.simulated) + (" ≠ ours" if c.disagrees else "")
@@ -110,11 +157,33 @@ def show_iam_report(result: Report, simulated: bool | None) -> None:
             "IAM's policy simulator could not be used with these credentials "
             "(iam:SimulatePrincipalPolicy): the verdicts above are ours alone."
         )
+    for note in result.notes:
+        st.info(md(note), icon=":material/shield:")
     for rewrite in result.deny_rewrites:
-        st.subheader(f"Fix the Deny “{md(rewrite['statement'])}” in {md(rewrite['policy'])}")
-        st.markdown(md(f"It blocks {', '.join(rewrite['blocks'])}. {rewrite['note']}"))
-        if rewrite["rewritten"] is not None:
-            st.code(policy_json(rewrite["rewritten"]), language="json")
+        st.subheader(f"Exempt the Bedrock logs from the Deny “{md(rewrite['statement'])}”")
+        st.markdown(
+            md(
+                f"In {rewrite['policy']}, it blocks {', '.join(rewrite['blocks'])}. "
+                f"{rewrite['note']}"
+            )
+        )
+        if rewrite["still_denies"]:
+            st.markdown(md(rewrite["still_denies"]))
+        if rewrite["policy_document"] is not None:
+            text = policy_json(rewrite["policy_document"])
+            st.caption(
+                f"Replace the policy {md(rewrite['policy'])} with this (checked: the reads pass, "
+                "the Deny still holds elsewhere):"
+            )
+            st.code(text, language="json")
+            st.download_button(
+                f"Download {rewrite['policy']} with the exemption",
+                text,
+                file_name=f"{rewrite['policy']}-with-exemption.json",
+                mime="application/json",
+                icon=":material/download:",
+                key=f"exemption_{rewrite['policy']}_{rewrite['statement']}",
+            )
     if result.fix_policy:
         st.subheader("Policy to attach to the role")
         text = policy_json(result.fix_policy)

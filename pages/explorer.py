@@ -24,7 +24,7 @@ from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
 from bedrock_explorer.pricing import price_list
 from bedrock_explorer.store import Store
-from pages._common import compact, open_store, shared_store, sidebar
+from pages._common import compact, freshness_header, open_store, shared_store, sidebar
 
 ZONES = (
     "UTC",
@@ -317,6 +317,7 @@ with open_store() as store:
         st.warning(f"Part of this link was ignored: {md(problem)}", icon=":material/link_off:")
     init_widgets(current)
     f, keys = filter_bar(store, default)
+    freshness_header(store, f.integrations)
     memo: dict = {}  # one per rerun: a question asked twice is answered once
 
     if not store.list_integrations():

@@ -7,6 +7,7 @@ is not drawn), so Back/Next and leaving the page keep it; nothing is saved befor
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -14,13 +15,12 @@ import streamlit as st
 from bedrock_explorer import demo, setup_wizard
 from bedrock_explorer.display import md, money
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.ingest import Progress
 from bedrock_explorer.integration_list import integrations_frame, source_label, status_label
 from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, SourceSettings
 from bedrock_explorer.store import Store
-from bedrock_explorer.sync import sync_integration
+from bedrock_explorer.sync_schedule import SCHEDULES, next_run
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, ConnectionReport, check_connection
-from pages._common import open_store, show_iam_report, sidebar
+from pages._common import jobs, open_store, show_iam_report, sidebar
 
 STEPS = ("Enable model invocation logs", "IAM permissions", "Set up", "Verify")
 MARKS = {PASS: "✔", WARN: "⚠", FAIL: "✖", SKIP: "–"}
@@ -138,7 +138,10 @@ def step_logging(w: dict[str, Any]) -> None:
             settings.auth.validate()
             found = setup_wizard.check_logging(settings)
             w["caller_arn"], w["account"] = found.caller_arn, found.account
-            w["logging"] = found.destinations
+            w.pop("logging", None)
+            w["logging_problem"] = found.problem
+            if found.problem is None:
+                w["logging"] = found.destinations
             if found.destinations and found.destinations.log_group and not w["log_group"]:
                 w["log_group"], w["kind"] = found.destinations.log_group, "cloudwatch"
             elif found.destinations and found.destinations.bucket and not w["bucket"]:
@@ -148,6 +151,9 @@ def step_logging(w: dict[str, Any]) -> None:
         except UserFacingError as err:
             w.pop("logging", None)
             st.error(md(err))
+    if w.get("logging_problem") is not None:
+        st.caption(f"Signed in as `{w['caller_arn']}`")
+        st.warning(md(w["logging_problem"]), icon=":material/visibility_off:")
     if "caller_arn" in w and "logging" in w:
         st.caption(f"Signed in as `{w['caller_arn']}`")
         found = w["logging"]
@@ -300,6 +306,12 @@ def step_verify(w: dict[str, Any], store: Store) -> None:
             w.pop("report", None)
             st.rerun()
     ready = settings.kind == "local" or w["report"].ok
+    job = jobs().get(name) if w.get("sync_started") else None
+    if job is not None and job.running:
+        sync_panel(name)
+        return
+    if job is not None and job.ok and job.summary is not None:
+        w["synced"] = job.summary.describe()
     if w.get("synced"):
         st.success(md(w["synced"]))
         st.page_link(
@@ -312,32 +324,40 @@ def step_verify(w: dict[str, Any], store: Store) -> None:
             del st.session_state["wizard"]
             st.rerun()
         return
+    if job is not None and job.error is not None:
+        st.error(md(job.error))
     cols = st.columns([1, 2, 5])
     if cols[0].button("Back", icon=":material/arrow_back:"):
         w["step"] = 3
         st.rerun()
-    if cols[1].button("Run the first sync", type="primary", disabled=not ready):
-        run_sync(store, name, w)
-
-
-def run_sync(store: Store, name: str, w: dict[str, Any] | None = None) -> None:
-    bar = st.progress(0.0, text=f"Syncing {md(name)}…")
-
-    def show(event: Progress) -> None:
-        fraction = event.done / event.total if event.total else 0.0
-        bar.progress(min(1.0, fraction), text=f"{event.message}: {event.detail}".rstrip(": "))
-
-    try:
-        summary = sync_integration(store, name, progress=show)
-    except UserFacingError as err:
-        bar.empty()
-        st.error(md(err))
-        return
-    bar.progress(1.0, text="Done")
-    if w is not None:
-        w["synced"] = summary.describe()
+    label = "Run the first sync" if job is None else "Sync again"
+    if cols[1].button(label, type="primary", disabled=not ready):
+        jobs().start(name)
+        w["sync_started"] = True
         st.rerun()
-    st.toast(md(summary.describe()))
+
+
+@st.fragment(run_every=1.0)
+def sync_panel(name: str) -> None:
+    """The live progress of a background sync, every second; when it ends, the page reruns
+    once to show the result (the sync itself never depends on this panel being drawn)."""
+    job = jobs().get(name)
+    if job is None:
+        return
+    watching: set[str] = st.session_state.setdefault("watching_syncs", set())
+    if job.running:
+        watching.add(name)
+        st.progress(
+            job.fraction(),
+            text=md(f"{job.message}: {job.describe(datetime.now(UTC))}"),
+        )
+        st.caption(
+            "The sync runs in the dashboard's background: switch pages, reload or close the tab "
+            "— it carries on, and every tab shows its progress."
+        )
+    elif name in watching:
+        watching.discard(name)
+        st.rerun()
 
 
 def show_wizard(store: Store) -> None:
@@ -380,6 +400,7 @@ def show_list(store: Store) -> None:
             st.rerun()
         return
     frame = integrations_frame(store).set_index("integration")
+    background = jobs()
     for integ in integrations:
         row = frame.loc[integ.name]
         status = status_label(integ)
@@ -401,13 +422,22 @@ def show_list(store: Store) -> None:
             )
             if row["first_invocation"] is not None and str(row["first_invocation"]) != "NaT":
                 st.caption(
-                    f"{row['first_invocation']:%Y-%m-%d} → "
+                    f"Invocations from {row['first_invocation']:%Y-%m-%d} to "
                     f"{row['last_invocation']:%Y-%m-%d %H:%M} UTC"
-                    + (
-                        f" · last sync {integ.last_sync_finished_at:%Y-%m-%d %H:%M} UTC"
-                        if integ.last_sync_finished_at
-                        else ""
-                    )
+                )
+            job = background.get(integ.name)
+            if job is not None and job.running:
+                sync_panel(integ.name)
+            elif status == "Syncing":
+                st.info(
+                    f"A sync started by another process (pid {integ.last_sync_pid}, e.g. cron) is "
+                    "running; its results appear here when it ends.",
+                    icon=":material/sync:",
+                )
+            if integ.last_success_at:
+                st.caption(
+                    f"Last successful sync {integ.last_success_at:%Y-%m-%d %H:%M} UTC — "
+                    + md(integ.last_success_message or "")
                 )
             if status == "Error":
                 st.error(md(integ.last_sync_message or "the last sync failed"))
@@ -418,9 +448,12 @@ def show_list(store: Store) -> None:
                 )
             if integ.is_demo:
                 continue
+            running = job is not None and job.running
             actions = st.columns(4)
-            if actions[0].button("Sync now", key=f"sync_{integ.id}", icon=":material/sync:"):
-                run_sync(store, integ.name)
+            if actions[0].button(
+                "Sync now", key=f"sync_{integ.id}", icon=":material/sync:", disabled=running
+            ):
+                background.start(integ.name)
                 st.rerun()
             if integ.kind in ("cloudwatch", "s3") and actions[1].button(
                 "Test connection", key=f"test_{integ.id}", icon=":material/fact_check:"
@@ -429,8 +462,11 @@ def show_list(store: Store) -> None:
             if actions[2].button("Edit", key=f"edit_{integ.id}", icon=":material/edit:"):
                 st.session_state["wizard"] = edit_state(integ)
                 st.rerun()
-            if actions[3].button("Delete", key=f"delete_{integ.id}", icon=":material/delete:"):
+            if actions[3].button(
+                "Delete", key=f"delete_{integ.id}", icon=":material/delete:", disabled=running
+            ):
                 st.session_state["confirm_delete"] = integ.name
+            schedule_picker(store, integ)
             if st.session_state.get("confirm_delete") == integ.name:
                 count = int(row["invocations"])
                 st.warning(
@@ -440,12 +476,33 @@ def show_list(store: Store) -> None:
                 yes, no = st.columns([1, 6])
                 if yes.button("Delete", type="primary", key=f"confirm_{integ.id}"):
                     removed = store.remove_integration(integ.name)
+                    background.forget(integ.name)
                     st.session_state.pop("confirm_delete", None)
                     st.toast(f"Deleted {md(integ.name)} and {removed:,} invocations")
                     st.rerun()
                 if no.button("Keep it", key=f"keep_{integ.id}"):
                     st.session_state.pop("confirm_delete", None)
                     st.rerun()
+
+
+def schedule_picker(store: Store, integ: Any) -> None:
+    """The in-app schedule of one integration, with the next run (cron keeps working beside)."""
+    labels = list(SCHEDULES)
+    current = next((k for k, v in SCHEDULES.items() if v == integ.sync_every_minutes), labels[0])
+    cols = st.columns([2, 3])
+    picked = cols[0].selectbox(
+        "Sync schedule",
+        labels,
+        index=labels.index(current),
+        key=f"schedule_{integ.id}",
+        help="Runs while the dashboard runs. Cron (`python -m bedrock_explorer sync`) works "
+        "beside it: a sync already running is never started twice.",
+    )
+    if SCHEDULES[picked] != integ.sync_every_minutes:
+        integ = store.set_schedule(integ.name, SCHEDULES[picked])
+    when = next_run(integ, datetime.now(UTC))
+    if when is not None:
+        cols[1].caption(f"Next scheduled sync: {when:%Y-%m-%d %H:%M} UTC")
 
 
 def edit_state(integ: Any) -> dict[str, Any]:

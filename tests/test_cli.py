@@ -102,14 +102,52 @@ def test_the_environment_variable_chooses_the_database(
 
 
 def test_python_dash_m_entry_point(db_path: Path) -> None:
-    done = subprocess.run(
-        [sys.executable, "-m", "bedrock_explorer", "--db", str(db_path), "stats", "--json"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "bedrock_explorer", "--db", str(db_path), *args]
+        return subprocess.run(command, capture_output=True, text=True, check=False)
+
+    done = cli("demo", "--days", "2")
     assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["integrations"] == []
+    done = cli("stats", "--json")
+    assert done.returncode == 0, done.stderr
+    names = [i["integration"] for i in json.loads(done.stdout)["integrations"]]
+    assert len(names) == 3 and all(n.startswith("Demo · ") for n in names)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["stats"], ["report"], ["quarantine"], ["prices", "list"], ["prices", "unpriced"]],
+    ids=lambda c: " ".join(c),
+)
+def test_read_only_commands_refuse_a_database_that_does_not_exist(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, command: list[str]
+) -> None:
+    missing = tmp_path / "typo" / "explorer.duckdb"
+    code, _, err = run(capsys, "--db", str(missing), *command)
+    assert code == 1 and f"There is no database at {missing}" in err
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_report_refuses_a_filter_value_that_matches_nothing(
+    capsys: pytest.CaptureFixture[str], db_path: Path
+) -> None:
+    run(capsys, "--db", str(db_path), "import", str(PUBLIC_RECORDS), "--integration", "f")
+    code, out, _ = run(capsys, "--db", str(db_path), "report", "--filter", "integration=f")
+    assert code == 0 and out
+    code, out, err = run(
+        capsys,
+        "--db",
+        str(db_path),
+        "report",
+        "--filter",
+        "integration=prod",
+        "--filter",
+        "region=us-east-9",
+    )
+    assert code == 1 and out == ""
+    assert "integrations=prod (known: f)" in err and "regions=us-east-9" in err
+    code, _, err = run(capsys, "--db", str(db_path), "report", "--filter", "nosuchkey=x")
+    assert code == 1 and "no invocation in the period has the key nosuchkey" in err
 
 
 def test_prices_set_list_and_unpriced(capsys: pytest.CaptureFixture[str], db_path: Path) -> None:

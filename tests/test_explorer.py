@@ -297,3 +297,26 @@ def test_local_days_in_a_half_hour_zone_match_python(store: Store, seeded: Seede
         day = s.ts.astimezone(ZoneInfo("Asia/Kolkata")).date().isoformat()
         expected[day] = expected.get(day, 0) + 1
     assert got == expected
+
+
+def test_the_header_flags_a_stale_or_failing_integration_of_the_selection(
+    app: AppTest, db_path: Path
+) -> None:
+    with Store(db_path) as store:
+        prod = store.get_integration("prod")
+        store.con.execute(
+            "UPDATE integrations SET last_sync_status = 'ok', "
+            "last_success_at = TIMESTAMP '2020-01-01 08:00' WHERE id = ?",
+            [prod.id],
+        )
+        staging = store.add_integration("staging", "local", {"paths": ["seed"]})
+        store.set_sync_status(staging.id, "error", "AWS denied access while reading …")
+    app.run()
+    warnings = [w.value for w in app.warning]
+    assert any("prod: stale — data up to 2020-01-01 08:00 UTC" in w for w in warnings), warnings
+    assert any("staging: the last sync failed" in w and "Integrations" in w for w in warnings)
+    app.query_params["integrations"] = ["prod"]
+    app.run()
+    warnings = [w.value for w in app.warning]
+    assert any("prod: stale" in w for w in warnings)
+    assert not any("staging" in w for w in warnings), "only the selected integrations"

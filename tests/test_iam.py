@@ -11,7 +11,7 @@ import pytest
 from bedrock_explorer.cli import main
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, report
-from bedrock_explorer.iam.evaluator import Policy, Verdict, evaluate, load_document
+from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
 
 REGION, ACCOUNT, GROUP = "us-east-1", "123456789012", "/aws/bedrock/modelinvocations"
 GROUP_ARN = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{GROUP}"
@@ -171,6 +171,12 @@ def _policies(statements: object) -> list[Policy]:
     return [Policy("NopsIntegrationPolicy", doc(*statements))]  # type: ignore[arg-type]
 
 
+def verdicts(result: object, actions: list[str]) -> tuple:
+    """The verdicts for these actions, in this order (whatever order the checker lists)."""
+    by_action = {c.requirement.action: c.decision.verdict for c in result.checks}  # type: ignore[attr-defined]
+    return tuple(by_action[a] for a in actions)
+
+
 def test_at_least_30_cases() -> None:
     assert len(CASES) + len(BOUNDARY_CASES) + len(S3_CASES) >= 30
 
@@ -178,10 +184,12 @@ def test_at_least_30_cases() -> None:
 @pytest.mark.parametrize(("name", "statements", "expected"), CASES, ids=[c[0] for c in CASES])
 def test_cloudwatch_case(name: str, statements: object, expected: tuple) -> None:
     result = report(_policies(statements), TARGET)
-    got = tuple(c.decision.verdict for c in result.checks if not c.requirement.optional)
+    got = verdicts(result, READ)
     assert got == expected, [(c.requirement.action, c.decision.reason) for c in result.checks]
-    assert result.ok == all(v == A for v in expected)
-    assert (result.fix_policy is None) == result.ok
+    # only FilterLogEvents is required: the sync reads with it alone
+    assert result.ok == (expected[3] == A)
+    missing = {N, C} & {expected[0], expected[3]}
+    assert (result.fix_policy is not None) == bool(missing)
 
 
 BOUNDARY_CASES = [
@@ -201,7 +209,7 @@ BOUNDARY_CASES = [
 )
 def test_permissions_boundary(name: str, boundary: dict, expected: tuple) -> None:
     result = report([Policy("ReadLogs", doc(allow()))], TARGET, Policy("Boundary", boundary))
-    got = tuple(c.decision.verdict for c in result.checks if not c.requirement.optional)
+    got = verdicts(result, READ)
     assert got == expected
 
 
@@ -242,59 +250,8 @@ S3_CASES = [
 @pytest.mark.parametrize(("name", "statements", "expected"), S3_CASES, ids=[c[0] for c in S3_CASES])
 def test_s3_case(name: str, statements: list, expected: tuple) -> None:
     result = report([Policy("S3", doc(*statements))], BUCKET)
-    got = tuple(c.decision.verdict for c in result.checks if not c.requirement.optional)
+    got = verdicts(result, ["s3:ListBucket", "s3:GetObject"])
     assert got == expected
-
-
-def test_the_classic_deny_names_the_statement_and_gives_both_fixes() -> None:
-    policy = Policy(
-        "NopsIntegrationPolicy",
-        doc(
-            allow(), {"Sid": "NoStreamReads", **deny(["logs:GetLogEvents", "logs:DeleteLogGroup"])}
-        ),
-    )
-    result = report([policy], TARGET)
-    get = next(c for c in result.checks if c.requirement.action == "logs:GetLogEvents")
-    assert get.decision.reason == "explicit Deny in NopsIntegrationPolicy (NoStreamReads)"
-    fix = result.fix_policy
-    assert fix is not None
-    first = fix["Statement"][0]
-    assert first["Resource"] == [f"{GROUP_ARN}:*"]
-    assert set(first["Action"]) == {
-        "logs:DescribeLogStreams",
-        "logs:FilterLogEvents",
-        "logs:GetLogEvents",
-    }
-    (rewrite,) = result.deny_rewrites
-    assert rewrite["statement"] == "NoStreamReads"
-    assert rewrite["rewritten"]["Action"] == ["logs:DeleteLogGroup"]
-    assert "logs:DeleteLogGroup" in rewrite["note"]
-    # the fixed policies really do allow everything: apply both and check again
-    fixed = Policy("NopsIntegrationPolicy", doc(allow(), rewrite["rewritten"]))
-    assert report([fixed], TARGET).ok
-    assert report([Policy("fix", fix)], TARGET).ok
-
-
-def test_a_logs_star_deny_on_log_resources_is_rewritten_with_not_action() -> None:
-    policy = Policy("P", doc(allow(), deny("logs:*", f"{GROUP_ARN}:*")))
-    result = report([policy], TARGET)
-    (rewrite,) = result.deny_rewrites
-    assert "Action" not in rewrite["rewritten"]
-    assert set(rewrite["rewritten"]["NotAction"]) == {
-        "logs:DescribeLogStreams",
-        "logs:GetLogEvents",
-        "logs:FilterLogEvents",
-    }
-    fixed = Policy("P", doc(allow(), rewrite["rewritten"]))
-    decisions = {c.requirement.action: c.decision.verdict for c in report([fixed], TARGET).checks}
-    assert decisions["logs:FilterLogEvents"] == A
-    assert evaluate([fixed], "logs:DeleteLogGroup", f"{GROUP_ARN}:*").verdict == D
-
-
-def test_a_star_deny_on_every_resource_is_explained_not_rewritten_blindly() -> None:
-    result = report([Policy("P", doc(allow(), deny("*")))], TARGET)
-    (rewrite,) = result.deny_rewrites
-    assert "rewrite it to list the actions" in rewrite["note"]
 
 
 def test_documents_as_dict_json_or_url_encoded() -> None:
@@ -313,7 +270,8 @@ def test_log_group_arn_with_or_without_trailing_star() -> None:
 
 def test_cli_offline_mode(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     policy = tmp_path / "policy.json"
-    policy.write_text(json.dumps(doc(allow(), deny("logs:GetLogEvents"))))
+    typo = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/bedrock/model-invocation-logs:*"
+    policy.write_text(json.dumps(doc(allow(READ, typo))))
     code = main(
         [
             "--db",

@@ -29,15 +29,37 @@ def test_pasted_policy_with_the_classic_deny(app: AppTest) -> None:
     app.text_area(key="iam_policy_text").input(json.dumps(CLASSIC))
     _button(app, "iam_check_pasted").click().run()
     assert not app.exception
-    assert any("missing or denied" in e.value for e in app.error)
+    assert any("Everything Bedrock Explorer needs is allowed" in s.value for s in app.success)
     table = app.dataframe[0].value
     row = table[table.action == "logs:GetLogEvents"].iloc[0]
     assert row.verdict == "explicitly denied" and "DenyStreamReads" in row.why
-    assert any("remove the statement" in m.value for m in app.markdown)
-    codes = [c.value for c in app.code]
-    fix = json.loads(codes[-1])
-    assert fix["Statement"][0]["Resource"] == [GROUP_ARN + ":*"]
+    assert row.need == "not needed"
+    assert any("does not do that on its own" in i.value for i in app.info)
+    assert not app.code, "nothing to paste: the Deny stays"
     assert any("No change is made to AWS" in c.value for c in app.caption)
+
+
+def test_a_deny_on_the_sync_read_gets_a_verified_exemption(app: AppTest) -> None:
+    strict = {
+        **CLASSIC,
+        "Statement": [
+            CLASSIC["Statement"][0],
+            {**CLASSIC["Statement"][1], "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"]},
+        ],
+    }
+    app.text_input(key="iam_log_group_arn").input(GROUP_ARN)
+    app.text_area(key="iam_policy_text").input(json.dumps(strict))
+    _button(app, "iam_check_pasted").click().run()
+    assert any("missing or denied" in e.value for e in app.error)
+    assert any("Exempt the Bedrock logs" in h.value for h in app.subheader)
+    assert any("still denies" in m.value for m in app.markdown)
+    rewritten = json.loads(app.code[0].value)
+    by_sid = {s.get("Sid"): s for s in rewritten["Statement"]}
+    assert by_sid["DenyStreamReads"]["Action"] == ["logs:GetLogEvents"]
+    assert by_sid["DenyStreamReads"]["Resource"] == "*", "the rest of the Deny is untouched"
+    exemption = by_sid["DenyStreamReadsExceptBedrockLogs"]
+    assert exemption["Action"] == ["logs:FilterLogEvents"]
+    assert GROUP_ARN + ":*" in exemption["NotResource"]
 
 
 def test_a_good_policy_passes(app: AppTest) -> None:
@@ -54,8 +76,16 @@ def test_bad_input_gets_a_message_not_a_traceback(app: AppTest) -> None:
     _button(app, "iam_check_pasted").click().run()
     assert not app.exception
     assert any(
-        "not a policy document" in e.value or "not a log group ARN" in e.value for e in app.error
+        "not valid at line 1" in e.value or "not a log group ARN" in e.value for e in app.error
     )
+
+
+def test_truncated_json_is_reported_with_line_and_column(app: AppTest) -> None:
+    app.text_input(key="iam_log_group_arn").input(GROUP_ARN)
+    app.text_area(key="iam_policy_text").input(json.dumps(CLASSIC, indent=2)[:-40])
+    _button(app, "iam_check_pasted").click().run()
+    assert not app.exception
+    assert any("not valid at line" in e.value and "column" in e.value for e in app.error)
 
 
 def test_live_mode_searches_roles_and_reads_them(app: AppTest, moto_iam: object) -> None:

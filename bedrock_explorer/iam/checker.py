@@ -1,8 +1,14 @@
 """What Bedrock Explorer needs to read a log source, whether the policies allow it, and the fix.
 
-The resource forms follow the Service Authorization Reference and the CloudWatch Logs docs:
-* ``DescribeLogGroups`` is a listing call, evaluated on ``…:log-group:*``;
-* ``DescribeLogStreams`` and ``FilterLogEvents`` act on the log group. AWS's examples write it
+Why the needs are listed per call site: a checker that asks for more than the code calls blocks
+setups that work (a Deny on ``logs:GetLogEvents`` is common in vendor policies and the sync never
+calls it) and teaches users to widen access. So every requirement names the feature it serves,
+and permissions the usual vendor policies grant but we never call are shown as *not needed*.
+
+The resource forms follow the Service Authorization Reference and what AWS really evaluates:
+* ``DescribeLogGroups`` is a listing; AWS evaluates it on ``…:log-group::log-stream:`` (a
+  grant on one group's ARN does not cover it; ``…:log-group:*`` does);
+* ``FilterLogEvents`` (and ``DescribeLogStreams``) act on the log group. AWS's examples write it
   with a trailing ``:*``, the reference without; a policy in either form counts (both are
   evaluated: any Allow allows, any Deny denies);
 * ``GetLogEvents`` acts on a log stream: ``…:log-group:NAME:log-stream:STREAM``;
@@ -12,14 +18,14 @@ The resource forms follow the Service Authorization Reference and the CloudWatch
 
 from __future__ import annotations
 
-import copy
 import json
 import re
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.iam.evaluator import Decision, Policy, Verdict, evaluate, matches
+from bedrock_explorer.iam.evaluator import Decision, Policy, Verdict, evaluate
 
 BEDROCK_LOG_STREAM = "aws/bedrock/modelinvocations"
 _LOG_GROUP_ARN = re.compile(
@@ -54,6 +60,16 @@ class LogGroupTarget:
     def group_arn(self) -> str:
         return f"{self.base}:{self.name}:*"
 
+    @property
+    def listing_arn(self) -> str:
+        """The resource AWS evaluates ``DescribeLogGroups`` on (the account's listing)."""
+        return f"{self.base}::log-stream:"
+
+    @property
+    def group_forms(self) -> tuple[str, ...]:
+        """The group as policies write it: with the trailing ``:*`` (streams too) and without."""
+        return (self.group_arn, f"{self.base}:{self.name}")
+
 
 @dataclass(frozen=True)
 class BucketTarget:
@@ -68,13 +84,48 @@ class BucketTarget:
         prefix = self.prefix.strip("/")
         return prefix + "/" if prefix else ""
 
+    @property
+    def bucket_arn(self) -> str:
+        return f"arn:{self.partition}:s3:::{self.bucket}"
+
+    @property
+    def objects_pattern(self) -> str:
+        """Every Bedrock log object under the prefix (what a grant or an exemption names)."""
+        return f"{self.bucket_arn}/{self.clean_prefix}AWSLogs/*"
+
+    @property
+    def sample_object_arn(self) -> str:
+        return (
+            f"{self.bucket_arn}/{self.clean_prefix}AWSLogs/{self.account}/"
+            f"BedrockModelInvocationLogs/{self.region}/2025/01/01/00/sample.json.gz"
+        )
+
+
+class Need(StrEnum):
+    """How much Bedrock Explorer needs a permission, by what the code calls with it."""
+
+    REQUIRED = "required"  # the sync cannot run without it
+    HELPFUL = "helpful"  # a setup feature works without it only in a reduced way
+    OPTIONAL = "optional"  # an extra (the logging check, profile pricing, price refresh)
+    NOT_NEEDED = "not needed"  # granted by the usual vendor policies, never called by us
+
 
 @dataclass(frozen=True)
 class Requirement:
     action: str
     resources: tuple[str, ...]  # the forms evaluated; the first is the canonical one
     purpose: str
-    optional: bool = False
+    need: Need = Need.REQUIRED
+
+    @property
+    def optional(self) -> bool:
+        """Not needed for a sync: its absence does not fail the check."""
+        return self.need != Need.REQUIRED
+
+    @property
+    def counts(self) -> bool:
+        """Worth a fix when missing (required, or a setup feature degrades without it)."""
+        return self.need in (Need.REQUIRED, Need.HELPFUL)
 
 
 @dataclass
@@ -96,12 +147,16 @@ class Report:
     checks: list[Check]
     fix_policy: dict[str, Any] | None
     deny_rewrites: list[dict[str, Any]] = field(default_factory=list)
+    #: What the user should know beside the verdicts (a feature that degrades, a security truth).
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """Everything required is allowed (optional extras do not count)."""
+        """Everything required is allowed (helpful and optional extras do not count)."""
         return all(
-            c.decision.verdict == Verdict.ALLOWED for c in self.checks if not c.requirement.optional
+            c.decision.verdict == Verdict.ALLOWED
+            for c in self.checks
+            if c.requirement.need == Need.REQUIRED
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -112,6 +167,7 @@ class Report:
                     "action": c.requirement.action,
                     "resource": c.requirement.resources[0],
                     "purpose": c.requirement.purpose,
+                    "need": str(c.requirement.need),
                     "optional": c.requirement.optional,
                     "verdict": str(c.decision.verdict),
                     "reason": c.decision.reason,
@@ -124,6 +180,7 @@ class Report:
             ],
             "fix_policy": self.fix_policy,
             "deny_rewrites": self.deny_rewrites,
+            "notes": self.notes,
             "note": "Nothing is changed in AWS: paste the policies yourself.",
         }
 
@@ -133,49 +190,70 @@ def _optional(partition: str, region: str, account: str) -> list[Requirement]:
         Requirement(
             "bedrock:GetModelInvocationLoggingConfiguration",
             ("*",),
-            "optional, enables the setup wizard's check that logging is on",
-            optional=True,
+            "the setup wizard's and the connection test's check that logging is on",
+            Need.OPTIONAL,
         ),
         Requirement(
             "bedrock:GetInferenceProfile",
             (f"arn:{partition}:bedrock:{region}:{account}:application-inference-profile/*",),
-            "optional, enables pricing application inference profiles automatically",
-            optional=True,
+            "pricing application inference profiles automatically",
+            Need.OPTIONAL,
         ),
         Requirement(
             "pricing:GetProducts",
             ("*",),
-            "optional, enables price refreshes from the AWS Price List API",
-            optional=True,
+            "price refreshes from the AWS Price List API",
+            Need.OPTIONAL,
         ),
     ]
 
 
 def cloudwatch_requirements(target: LogGroupTarget) -> list[Requirement]:
-    group_forms = (target.group_arn, f"{target.base}:{target.name}")
+    """Exactly what ``sync`` (``sources/cloudwatch.py``) and the setup calls use."""
+    group_forms = target.group_forms
     stream = f"{target.base}:{target.name}:log-stream:{BEDROCK_LOG_STREAM}"
     return [
         Requirement(
-            "logs:DescribeLogGroups",
-            (f"{target.base}:*",),
-            "find the log group by name (setup wizard, connection test)",
+            "logs:FilterLogEvents",
+            group_forms,
+            "read the invocation records: every sync, and the connection test's sample record",
         ),
-        Requirement("logs:DescribeLogStreams", group_forms, "see the log group's streams"),
-        Requirement("logs:GetLogEvents", (stream,), "read a log stream (sample record)"),
-        Requirement("logs:FilterLogEvents", group_forms, "read invocation records (sync)"),
+        Requirement(
+            "logs:DescribeLogGroups",
+            (target.listing_arn,),
+            "list the account's log groups: the wizard's picker, the connection test's "
+            "existence check and typo suggestions (a listing: it needs log-group:*)",
+            Need.HELPFUL,
+        ),
+        Requirement(
+            "logs:DescribeLogStreams",
+            group_forms,
+            "not called: the sync reads all streams at once with FilterLogEvents",
+            Need.NOT_NEEDED,
+        ),
+        Requirement(
+            "logs:GetLogEvents",
+            (stream,),
+            "not called: the sync and the connection test read with FilterLogEvents",
+            Need.NOT_NEEDED,
+        ),
         *_optional(target.partition, target.region, target.account),
     ]
 
 
 def s3_requirements(target: BucketTarget) -> list[Requirement]:
-    bucket = f"arn:{target.partition}:s3:::{target.bucket}"
-    sample = (
-        f"{bucket}/{target.clean_prefix}AWSLogs/{target.account}/BedrockModelInvocationLogs/"
-        f"{target.region}/2025/01/01/00/sample.json.gz"
-    )
+    """Exactly what ``sync`` (``sources/s3.py``) and the connection test use."""
     return [
-        Requirement("s3:ListBucket", (bucket,), "list the delivered log objects"),
-        Requirement("s3:GetObject", (sample,), "read the delivered log objects"),
+        Requirement(
+            "s3:ListBucket",
+            (target.bucket_arn,),
+            "list the delivered log objects: every sync and the connection test",
+        ),
+        Requirement(
+            "s3:GetObject",
+            (target.sample_object_arn,),
+            "read the delivered log objects: every sync and the connection test's sample",
+        ),
         *_optional(target.partition, target.region, target.account),
     ]
 
@@ -199,14 +277,14 @@ def check(
 
 
 def fix_policy_cloudwatch(target: LogGroupTarget) -> dict[str, Any]:
-    """The minimal identity policy for reading one Bedrock log group."""
+    """The least-privilege identity policy for reading one Bedrock log group."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Sid": "ReadBedrockInvocationLogs",
                 "Effect": "Allow",
-                "Action": ["logs:DescribeLogStreams", "logs:FilterLogEvents", "logs:GetLogEvents"],
+                "Action": ["logs:FilterLogEvents"],
                 "Resource": [target.group_arn],
             },
             {
@@ -221,19 +299,18 @@ def fix_policy_cloudwatch(target: LogGroupTarget) -> dict[str, Any]:
 
 def fix_policy_s3(target: BucketTarget) -> dict[str, Any]:
     """The minimal identity policy for reading Bedrock's S3 log delivery under a prefix."""
-    bucket = f"arn:{target.partition}:s3:::{target.bucket}"
     statements: list[dict[str, Any]] = [
         {
             "Sid": "ListBedrockLogObjects",
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
-            "Resource": [bucket],
+            "Resource": [target.bucket_arn],
         },
         {
             "Sid": "ReadBedrockLogObjects",
             "Effect": "Allow",
             "Action": ["s3:GetObject"],
-            "Resource": [f"{bucket}/{target.clean_prefix}AWSLogs/*"],
+            "Resource": [target.objects_pattern],
         },
     ]
     if target.clean_prefix:
@@ -241,73 +318,26 @@ def fix_policy_s3(target: BucketTarget) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def _rewrite_deny(
-    statement: dict[str, Any], blocked: list[str]
-) -> tuple[dict[str, Any] | None, str]:
-    """The Deny without the actions Bedrock Explorer needs, and what it still denies."""
-    rewritten = copy.deepcopy(statement)
-    blocked_lower = {a.lower() for a in blocked}
-    if "NotAction" in statement:
-        kept = (
-            list(statement["NotAction"])
-            if isinstance(statement["NotAction"], list)
-            else [statement["NotAction"]]
+def _security_notes(checks: list[Check]) -> list[str]:
+    by_action = {c.requirement.action: c for c in checks}
+    notes = []
+    get, read = by_action.get("logs:GetLogEvents"), by_action.get("logs:FilterLogEvents")
+    if get and read and get.decision.verdict == Verdict.DENIED:
+        refs = ", ".join(f"{r.policy} ({r.sid})" for r in get.decision.deciding)
+        notes.append(
+            f"The Deny on logs:GetLogEvents ({refs}) is kept: Bedrock Explorer never calls it. "
+            "Know what it does not do: logs:FilterLogEvents returns the same event content as "
+            "GetLogEvents (so do Logs Insights queries, logs:StartQuery), so a Deny on "
+            "GetLogEvents meant to keep log content unread does not do that on its own. "
+            "Bedrock Explorer keeps only metadata and token counts from what it reads."
         )
-        rewritten["NotAction"] = kept + [
-            a for a in blocked if a.lower() not in {k.lower() for k in kept}
-        ]
-        return rewritten, "It still denies every other action it denied before."
-    actions = statement.get("Action", [])
-    actions = actions if isinstance(actions, list) else [actions]
-    exact = [a for a in actions if a.lower() not in blocked_lower]
-    wildcards = [a for a in exact if any(matches(a, b, case_insensitive=True) for b in blocked)]
-    if not wildcards:
-        if not exact:
-            return None, "It denies nothing else: remove the statement."
-        rewritten["Action"] = exact
-        return rewritten, f"It still denies: {', '.join(exact)}."
-    resources = statement.get("Resource", [])
-    resources = resources if isinstance(resources, list) else [resources]
-    scoped = resources and all(str(r).startswith("arn:aws:logs:") for r in resources)
-    if scoped and all(w.lower() in ("logs:*", "*") for w in wildcards):
-        rewritten.pop("Action", None)
-        rewritten["NotAction"] = sorted(blocked)
-        return rewritten, (
-            "Its wildcard cannot list exceptions, so it is rewritten with NotAction: on these "
-            "log resources it still denies every CloudWatch Logs action except the ones "
-            "Bedrock Explorer needs."
-        )
-    return rewritten, (
-        f"It denies with a wildcard ({', '.join(wildcards)}) that covers the actions Bedrock "
-        "Explorer needs; rewrite it to list the actions it should deny, leaving out "
-        f"{', '.join(sorted(blocked))}."
-    )
-
-
-def deny_rewrites(checks: list[Check]) -> list[dict[str, Any]]:
-    """For each explicit Deny blocking a required action: the statement without those actions."""
-    blocked: dict[tuple[str, int], tuple[dict[str, Any], str, list[str]]] = {}
     for c in checks:
-        if c.requirement.optional or c.decision.verdict != Verdict.DENIED:
-            continue
-        for ref in c.decision.deciding:
-            key = (ref.policy, ref.index)
-            entry = blocked.setdefault(key, (ref.statement, ref.sid, []))
-            entry[2].append(c.requirement.action)
-    out = []
-    for (policy, _), (statement, sid, actions) in blocked.items():
-        rewritten, note = _rewrite_deny(statement, actions)
-        out.append(
-            {
-                "policy": policy,
-                "statement": sid,
-                "blocks": actions,
-                "original": statement,
-                "rewritten": rewritten,
-                "note": note,
-            }
-        )
-    return out
+        if c.requirement.need == Need.HELPFUL and c.decision.verdict != Verdict.ALLOWED:
+            notes.append(
+                f"{c.requirement.action} is {c.decision.verdict}: syncs still work, but without "
+                f"it Bedrock Explorer cannot {c.requirement.purpose.split(':')[0]}."
+            )
+    return notes
 
 
 def report(
@@ -316,13 +346,22 @@ def report(
     boundary: Policy | None = None,
 ) -> Report:
     """Check the policies against what the target needs, with the fix if anything is missing."""
+    from bedrock_explorer.iam import advice  # advice verifies its rewrites with this module
+
     if isinstance(target, LogGroupTarget):
         requirements, fix = cloudwatch_requirements(target), fix_policy_cloudwatch(target)
     else:
         requirements, fix = s3_requirements(target), fix_policy_s3(target)
     checks = check(policies, requirements, boundary)
-    result = Report(checks, None, deny_rewrites(checks))
-    if not result.ok:
+    advice.name_near_misses(policies, checks, target)
+    result = Report(checks, None, advice.deny_exemptions(policies, checks, target, boundary))
+    result.notes = _security_notes(checks)
+    missing = [
+        c
+        for c in checks
+        if c.requirement.counts and c.decision.verdict in (Verdict.NOT_ALLOWED, Verdict.CONDITIONAL)
+    ]
+    if missing:
         result.fix_policy = fix
     return result
 

@@ -68,17 +68,29 @@ class Decision:
 
 
 def load_document(document: dict[str, Any] | str) -> dict[str, Any]:
-    """A policy document from a dict, JSON text, or URL-encoded JSON text."""
+    """A policy document from a dict, JSON text, or URL-encoded JSON text.
+
+    Bad JSON is reported with its line and column (a truncated paste is the usual cause).
+    """
     if isinstance(document, dict):
         return document
     text = document.strip()
+    first_error: json.JSONDecodeError | None = None
     for candidate in (text, urllib.parse.unquote(text)):
         try:
             parsed = json.loads(candidate)
-        except json.JSONDecodeError:
+        except json.JSONDecodeError as err:
+            first_error = first_error or err
             continue
         if isinstance(parsed, dict):
             return parsed
+    if first_error is not None and text[:1] in "{[":
+        raise UserFacingError(
+            f"The policy JSON is not valid at line {first_error.lineno}, column "
+            f"{first_error.colno}: {first_error.msg}",
+            "copy the whole policy again from the IAM console's JSON tab (a paste cut short "
+            "ends early); check for a missing comma or bracket there",
+        )
     raise UserFacingError(
         "This is not a policy document (JSON with a Statement)",
         "paste the policy's JSON as shown in the IAM console's JSON tab",

@@ -18,6 +18,7 @@ not the end; only a page without ``nextToken`` is.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import threading
 import time
@@ -36,8 +37,21 @@ from bedrock_explorer.raw import RawBatch
 OVERLAP = timedelta(minutes=30)
 #: Stop this far before now: the newest minute of events may still be arriving.
 LATENCY_BUFFER = timedelta(minutes=2)
-#: The FilterLogEvents quota is 5 transactions per second per account and region.
-REQUESTS_PER_SECOND = 5.0
+#: The FilterLogEvents quota is 5 transactions per second per account and region, shared by
+#: every tool reading the account's logs: ``BEDROCK_EXPLORER_CLOUDWATCH_RPS`` leaves some to them.
+RPS_ENV_VAR = "BEDROCK_EXPLORER_CLOUDWATCH_RPS"
+
+
+def _requests_per_second(default: float = 5.0) -> float:
+    text = os.environ.get(RPS_ENV_VAR, "").strip()
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        return default
+    return value if 0 < value <= default else default
+
+
+REQUESTS_PER_SECOND = _requests_per_second()
 WORKERS = 4
 MIN_SLICE = timedelta(hours=1)
 MAX_SLICE = timedelta(days=1)
@@ -295,3 +309,28 @@ def log_group_exists(logs_client: Any, name: str) -> bool:
     """Whether a log group with exactly this name exists (the prefix search is case-sensitive)."""
     pages = logs_client.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=name)
     return any(g["logGroupName"] == name for page in pages for g in page.get("logGroups", []))
+
+
+#: The connection test's sample: windows tried newest first (FilterLogEvents answers oldest
+#: first, so a narrow window is what makes the sample recent), and pages read at most per window
+#: (it may answer a page with no events and a token while it scans).
+SAMPLE_WINDOWS = (timedelta(hours=1), timedelta(days=2), timedelta(days=30), None)
+RECENT = timedelta(days=2)
+SAMPLE_PAGES = 5
+
+
+def sample_event(logs_client: Any, name: str, now: datetime) -> tuple[dict[str, Any] | None, bool]:
+    """One event read the way the sync reads (``FilterLogEvents``, limit 1), and whether it is
+    from the last :data:`RECENT`; ``(None, False)`` when the group holds none."""
+    for window in SAMPLE_WINDOWS:
+        kwargs: dict[str, Any] = {"logGroupName": name, "limit": 1}
+        if window is not None:
+            kwargs["startTime"] = to_ms(now - window)
+        for _ in range(SAMPLE_PAGES):
+            page = logs_client.filter_log_events(**kwargs)
+            if page.get("events"):
+                return page["events"][0], window is not None and window <= RECENT
+            if not page.get("nextToken"):
+                break
+            kwargs["nextToken"] = page["nextToken"]
+    return None, False

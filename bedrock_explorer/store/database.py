@@ -58,6 +58,12 @@ class Integration:
     last_sync_message: str | None
     last_sync_host: str | None = None
     last_sync_pid: int | None = None
+    last_success_at: datetime | None = None
+    last_success_message: str | None = None
+    #: How far the last successful sync read (the newest minutes come with the next sync).
+    last_success_read_to: datetime | None = None
+    #: The in-app schedule (``None``: only when asked, or by cron).
+    sync_every_minutes: int | None = None
 
     @property
     def sync_process_gone(self) -> bool:
@@ -77,7 +83,8 @@ class Integration:
 
 _INTEGRATION_COLS = (
     "id, name, kind, config, is_demo, created_at, last_sync_started_at, last_sync_finished_at, "
-    "last_sync_status, last_sync_message, last_sync_host, last_sync_pid"
+    "last_sync_status, last_sync_message, last_sync_host, last_sync_pid, last_success_at, "
+    "last_success_message, last_success_read_to, sync_every_minutes"
 )
 
 
@@ -282,8 +289,19 @@ class Store:
             self.con.execute("DELETE FROM integrations WHERE id = ?", [integ.id])
         return gone
 
-    def set_sync_status(self, integration_id: int, status: str, message: str | None = None) -> None:
-        """Record the start (``running``) or the end (``ok`` / ``error``) of a sync or import."""
+    def set_sync_status(
+        self,
+        integration_id: int,
+        status: str,
+        message: str | None = None,
+        *,
+        read_to: datetime | None = None,
+    ) -> None:
+        """Record the start (``running``) or the end (``ok`` / ``error``) of a sync or import.
+
+        An ``ok`` end is also kept as the last *successful* sync (with how far it read), which
+        a later failure does not overwrite.
+        """
         if status == "running":
             self.con.execute(
                 "UPDATE integrations SET last_sync_status = 'running', last_sync_message = ?, "
@@ -291,12 +309,38 @@ class Store:
                 "last_sync_host = ?, last_sync_pid = ? WHERE id = ?",
                 [message, socket.gethostname(), os.getpid(), integration_id],
             )
+        elif status == "ok":
+            self.con.execute(
+                "UPDATE integrations SET last_sync_status = 'ok', last_sync_message = ?, "
+                "last_sync_finished_at = current_timestamp AT TIME ZONE 'UTC', "
+                "last_success_at = current_timestamp AT TIME ZONE 'UTC', "
+                "last_success_message = ?, last_success_read_to = ? WHERE id = ?",
+                [
+                    message,
+                    message,
+                    read_to.astimezone(UTC).replace(tzinfo=None) if read_to else None,
+                    integration_id,
+                ],
+            )
         else:
             self.con.execute(
                 "UPDATE integrations SET last_sync_status = ?, last_sync_message = ?, "
                 "last_sync_finished_at = current_timestamp AT TIME ZONE 'UTC' WHERE id = ?",
                 [status, message, integration_id],
             )
+
+    def set_schedule(self, name: str, every_minutes: int | None) -> Integration:
+        """Sync this integration from the dashboard every so many minutes (``None``: never)."""
+        integ = self.get_integration(name)
+        if every_minutes is not None and every_minutes < 1:
+            raise UserFacingError(
+                f"A sync schedule of {every_minutes} minutes is not possible",
+                "choose every 15 minutes, every hour or every day",
+            )
+        self.con.execute(
+            "UPDATE integrations SET sync_every_minutes = ? WHERE id = ?", [every_minutes, integ.id]
+        )
+        return self.get_integration(name)
 
     def has_invocations(self, integration_id: int) -> bool:
         return bool(

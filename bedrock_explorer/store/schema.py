@@ -177,6 +177,16 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE price_points ADD COLUMN IF NOT EXISTS region VARCHAR DEFAULT '';
     DELETE FROM settings WHERE key IN ('pricing.builtin_version', 'pricing.points_version');
     """,
+    # 6: the last *successful* sync survives a later failure (the Integrations card and the
+    # Explorer's freshness show it), with how far it read; an optional in-app sync schedule.
+    """
+    ALTER TABLE integrations ADD COLUMN IF NOT EXISTS last_success_at TIMESTAMP;
+    ALTER TABLE integrations ADD COLUMN IF NOT EXISTS last_success_message VARCHAR;
+    ALTER TABLE integrations ADD COLUMN IF NOT EXISTS last_success_read_to TIMESTAMP;
+    ALTER TABLE integrations ADD COLUMN IF NOT EXISTS sync_every_minutes INTEGER;
+    UPDATE integrations SET last_success_at = last_sync_finished_at,
+        last_success_message = last_sync_message WHERE last_sync_status = 'ok';
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,8 +115,15 @@ def _app_command(port: str) -> list[str]:
     ]
 
 
-@pytest.fixture
-def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Servers]:
+def run_servers(
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+    *,
+    moto_env: dict[str, str] | None = None,
+    prepare: Callable[[str], dict[str, str]] | None = None,
+) -> Iterator[Servers]:
+    """moto_server, then (after ``prepare(aws_url)``, which may return env for the dashboard,
+    e.g. the keys of an IAM user it made) the dashboard; both stopped at the end."""
     logs = {"moto": tmp_path / "moto_server.log", "streamlit": tmp_path / "streamlit.log"}
     aws_port, app_port = free_port(), free_port()
     env = {
@@ -130,28 +137,35 @@ def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Servers]
     }
     moto_bin = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     procs = {
-        "moto": _start([moto_bin, "-H", "127.0.0.1", "-p", str(aws_port)], env, logs["moto"]),
-        "app": _start(_app_command(str(app_port)), env, logs["streamlit"]),
+        "moto": _start(
+            [moto_bin, "-H", "127.0.0.1", "-p", str(aws_port)],
+            {**env, **(moto_env or {})},
+            logs["moto"],
+        ),
     }
+    aws_url = f"http://127.0.0.1:{aws_port}"
     try:
-        wait_http(f"http://127.0.0.1:{aws_port}/moto-api/", procs["moto"], logs["moto"])
+        wait_http(f"{aws_url}/moto-api/", procs["moto"], logs["moto"])
+        if prepare is not None:
+            env.update(prepare(aws_url))
+        procs["app"] = _start(_app_command(str(app_port)), env, logs["streamlit"])
         wait_http(f"http://127.0.0.1:{app_port}/_stcore/health", procs["app"], logs["streamlit"])
         yield Servers(
-            f"http://127.0.0.1:{app_port}",
-            f"http://127.0.0.1:{aws_port}",
-            tmp_path / "e2e.duckdb",
-            logs,
-            env,
-            procs,
+            f"http://127.0.0.1:{app_port}", aws_url, tmp_path / "e2e.duckdb", logs, env, procs
         )
     finally:
-        _stop(procs["app"])
-        _stop(procs["moto"])
+        for proc in procs.values():
+            _stop(proc)
         if getattr(request.node, "failed", False):
             target = ARTIFACTS / request.node.name
             target.mkdir(parents=True, exist_ok=True)
             for path in logs.values():
                 shutil.copy(path, target / path.name)
+
+
+@pytest.fixture
+def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Servers]:
+    yield from run_servers(tmp_path, request)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
