@@ -36,6 +36,8 @@ from bedrock_explorer.iam.evaluator import (
 )
 
 Target = LogGroupTarget | BucketTarget
+#: An action a guarding Deny usually exists for, checked to stay denied after a rewrite.
+_DESTRUCTIVE = {"logs": "logs:DeleteLogGroup", "s3": "s3:DeleteObject"}
 _SID_CHARS = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -379,7 +381,17 @@ def _verify(
                 return document, False
     before = Policy(ref.policy, {"Statement": [ref.statement]})
     after_policy = Policy(ref.policy, {"Statement": rewritten})
-    for action, resource in _probes(blocked, target):
+    blocked_lower = {r.action.lower() for r in blocked}
+    others = [
+        str(a)
+        for a in _as_list(ref.statement.get("Action"))
+        if "*" not in str(a) and "?" not in str(a) and str(a).lower() not in blocked_lower
+    ]
+    sample = _DESTRUCTIVE.get(_service(blocked[0].action))
+    others += [sample] if sample else []
+    # On the Bedrock logs themselves, the statement's other actions must stay denied too.
+    on_target = [(a, form) for a in others for req in blocked for form in req.resources]
+    for action, resource in [*_probes(blocked, target), *on_target]:
         if evaluate([before], action, resource).verdict != Verdict.DENIED:
             continue  # the original did not guard it either
         if evaluate([after_policy], action, resource).verdict != Verdict.DENIED:
