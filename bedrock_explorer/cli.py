@@ -11,12 +11,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from bedrock_explorer import __version__, aws, cli_report, cli_sources, demo, queries
-from bedrock_explorer.cli_output import Bar, emit, print_json, print_table, records
+from bedrock_explorer import __version__, audit, aws, cli_report, cli_sources, demo, export, queries
+from bedrock_explorer.cli_output import Bar, date_argument, emit, print_json, print_table, records
 from bedrock_explorer.config import DB_ENV_VAR, private_files, resolve_db_path
 from bedrock_explorer.errors import UserFacingError, explain_failure
 from bedrock_explorer.iam import live
@@ -233,6 +233,21 @@ def _read_policy(path: str, kind: str) -> Policy:
     except OSError as err:
         raise UserFacingError(f"Cannot read {path}: {err.strerror}", "check the path") from err
     return Policy(Path(path).stem, load_document(text), kind)
+
+
+def cmd_audit(args: argparse.Namespace, store: Store) -> int:
+    start = datetime.combine(args.date_from, time.min) if args.date_from else None
+    end = datetime.combine(args.date_to + timedelta(days=1), time.min) if args.date_to else None
+    frame = audit.trail(store.con, start, end)
+    if args.format == "json":
+        print_json(records(frame))
+    elif args.format == "csv":
+        sys.stdout.write(export.neutralise(frame).to_csv(index=False))
+    elif frame.empty:
+        print("Nothing recorded in this period.")
+    else:
+        print(frame.to_string(index=False))
+    return 0
 
 
 def cmd_prices_resolve_profiles(args: argparse.Namespace, store: Store) -> int:
@@ -452,6 +467,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--remove", action="store_true", help="untie the name")
     p.set_defaults(func=cmd_prices_map)
 
+    p = sub.add_parser("audit", help="who changed what and when (CLI and dashboard), newest first")
+    p.add_argument("--from", dest="date_from", type=date_argument, metavar="YYYY-MM-DD")
+    p.add_argument(
+        "--to", dest="date_to", type=date_argument, metavar="YYYY-MM-DD", help="inclusive (UTC)"
+    )
+    p.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    p.set_defaults(func=cmd_audit)
+
     p = sub.add_parser("quarantine", help="malformed lines by reason, with a locator each")
     p.add_argument("--integration", metavar="NAME", help="only this integration")
     p.add_argument("--json", action="store_true", help="print as JSON")
@@ -467,6 +490,7 @@ READ_ONLY = {
     cmd_quarantine,
     cmd_prices_list,
     cmd_prices_unpriced,
+    cmd_audit,
 }
 #: Commands that need no database at all.
 NO_DATABASE = {cmd_iam_check}
@@ -487,6 +511,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "check --db or BEDROCK_EXPLORER_DB; `sync`, `import` or `demo` create one",
             )
         with Store(path) as store:
+            store.actor = audit.os_actor("cli")
             for warning in store.warnings:
                 print(f"warning: {warning}", file=sys.stderr)
             return func(args, store)

@@ -39,3 +39,14 @@ def private_files() -> None:
     the CLI and the dashboard at start-up, before any file is made.
     """
     os.umask(0o077)
+
+
+#: The addresses that reach only this machine.
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def is_loopback(address: str | None) -> bool:
+    """Whether the dashboard listening on ``address`` is reachable from this machine only (an
+    empty address means every network interface)."""
+    text = (address or "").strip().strip("[]")
+    return text in LOOPBACK or text.startswith("127.")

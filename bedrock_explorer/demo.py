@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from bedrock_explorer import audit
 from bedrock_explorer.ingest import ImportSummary, ProgressCallback, _no_progress, write_batches
 from bedrock_explorer.raw import RawBatch
 from bedrock_explorer.store import Store
@@ -361,6 +362,7 @@ def load_demo(
         )
         store.set_sync_status(integ.id, "ok", "demo data")
     summary.seconds = (datetime.now(UTC) - started).total_seconds()
+    store.audit(audit.DEMO_LOADED, "demo data", f"{summary.inserted:,} invocations")
     return summary
 
 
@@ -370,7 +372,9 @@ def remove_demo(store: Store) -> int:
     Also remembers that the user removed it, so the dashboard never loads it again by itself.
     """
     store.set_setting(DEMO_DECLINED_SETTING, "true")
-    return sum(store.remove_integration(i.name) for i in store.list_integrations() if i.is_demo)
+    gone = sum(store.remove_integration(i.name) for i in store.list_integrations() if i.is_demo)
+    store.audit(audit.DEMO_REMOVED, "demo data", f"{gone:,} invocations")
+    return gone
 
 
 def should_autoload(store: Store) -> bool:

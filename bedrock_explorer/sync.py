@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 import botocore.exceptions
 
-from bedrock_explorer import aws
+from bedrock_explorer import audit, aws
 from bedrock_explorer.errors import UserFacingError, safe_reason
 from bedrock_explorer.ingest import (
     ImportSummary,
@@ -136,6 +136,7 @@ def sync_integration(
     started = time.monotonic()
     now = now or datetime.now(UTC)
     if settings.kind == "local":
+        store.audit(audit.SYNC_STARTED, name, settings.describe())
         summary = SyncSummary(integration=name, kind="local", integrations=[name])
         result = import_paths(store, settings.paths, name, progress=progress)
         for key in ("files", "files_unchanged", "lines", "inserted", "duplicates", "quarantined"):
@@ -143,6 +144,7 @@ def sync_integration(
         summary.seconds = result.seconds
         return summary
     summary = SyncSummary(integration=name, kind=settings.kind, integrations=[name])
+    store.audit(audit.SYNC_STARTED, name, settings.describe())
     store.set_sync_status(integ.id, "running", f"syncing from {settings.describe()}")
     try:
         try:

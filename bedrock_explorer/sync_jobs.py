@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bedrock_explorer.audit import Actor, os_actor
 from bedrock_explorer.errors import UserFacingError, safe_reason
 from bedrock_explorer.ingest import Progress
 from bedrock_explorer.store import Store
@@ -137,24 +138,29 @@ class SyncJobs:
         self._jobs: dict[str, SyncJob] = {}
         self._threads: dict[str, threading.Thread] = {}
 
-    def start(self, name: str, trigger: str = "manual") -> SyncJob:
-        """Start a sync of ``name`` in the background (or return the one already running)."""
+    def start(self, name: str, trigger: str = "manual", actor: Actor | None = None) -> SyncJob:
+        """Start a sync of ``name`` in the background (or return the one already running).
+
+        ``actor``: who asked (the audit trail); a scheduled sync is recorded as the schedule.
+        """
         with self._lock:
             current = self._jobs.get(name)
             if current is not None and current.running:
                 return current
             job = SyncJob(name, trigger, self._clock())
             self._jobs[name] = job
+            who = actor or os_actor("schedule" if trigger == "schedule" else "dashboard")
             thread = threading.Thread(
-                target=self._run, args=(job,), name=f"sync {name}", daemon=True
+                target=self._run, args=(job, who), name=f"sync {name}", daemon=True
             )
             self._threads[name] = thread
         thread.start()
         return job
 
-    def _run(self, job: SyncJob) -> None:
+    def _run(self, job: SyncJob, actor: Actor) -> None:
         try:
             with self._open_store() as store:
+                store.actor = actor
                 job.summary = self._sync(
                     store, job.integration, progress=job.update, **self._options
                 )

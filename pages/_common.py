@@ -16,7 +16,8 @@ from pathlib import Path
 import streamlit as st
 
 from bedrock_explorer import queries
-from bedrock_explorer.config import resolve_db_path
+from bedrock_explorer.audit import Actor, os_actor
+from bedrock_explorer.config import is_loopback, resolve_db_path
 from bedrock_explorer.display import md
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam.checker import Need, Report, policy_json
@@ -55,11 +56,18 @@ def jobs() -> SyncJobs:
     return sync_jobs(path)
 
 
+def actor() -> Actor:
+    """Who this session's changes are recorded as: the OS user running the dashboard (the
+    signed-in user once sign-in exists)."""
+    return os_actor("dashboard")
+
+
 @contextmanager
 def open_store() -> Iterator[Store]:
     """The database for this rerun; stops the page with a readable message if it cannot open."""
     try:
         with shared_store(str(resolve_db_path())).session(wait_seconds=10) as store:
+            store.actor = actor()
             yield store
     except UserFacingError as err:
         st.error(md(err), icon=":material/lock:")
@@ -99,6 +107,15 @@ def sidebar(store: Store) -> dict[str, object]:
                 "You are looking at **demo data** (made-up accounts and usage). "
                 "Remove it on the Integrations page once your own logs are in.",
                 icon=":material/science:",
+            )
+        address = st.get_option("server.address")
+        if not is_loopback(address):
+            st.error(
+                f"This dashboard listens on **{md(address or 'every network interface')}** "
+                "without sign-in: anyone who can reach this machine can see the spend and start "
+                'syncs with its AWS credentials. Set `address = "127.0.0.1"` under `[server]` '
+                "in `.streamlit/config.toml` (the default), or put it behind a sign-in.",
+                icon=":material/public:",
             )
         st.caption(f"Database: {md(store.path)}")
         for warning in store.warnings:

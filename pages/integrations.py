@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from bedrock_explorer import demo, setup_wizard
+from bedrock_explorer import audit, demo, setup_wizard
 from bedrock_explorer.display import md, money
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.integration_list import integrations_frame, source_label, status_label
@@ -20,7 +20,7 @@ from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, Sou
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync_schedule import SCHEDULES, next_run
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, ConnectionReport, check_connection
-from pages._common import jobs, open_store, show_iam_report, sidebar
+from pages._common import actor, jobs, open_store, show_iam_report, sidebar
 
 STEPS = ("Enable model invocation logs", "IAM permissions", "Set up", "Verify")
 MARKS = {PASS: "✔", WARN: "⚠", FAIL: "✖", SKIP: "–"}
@@ -332,7 +332,7 @@ def step_verify(w: dict[str, Any], store: Store) -> None:
         st.rerun()
     label = "Run the first sync" if job is None else "Sync again"
     if cols[1].button(label, type="primary", disabled=not ready):
-        jobs().start(name)
+        jobs().start(name, actor=actor())
         w["sync_started"] = True
         st.rerun()
 
@@ -453,7 +453,7 @@ def show_list(store: Store) -> None:
             if actions[0].button(
                 "Sync now", key=f"sync_{integ.id}", icon=":material/sync:", disabled=running
             ):
-                background.start(integ.name)
+                background.start(integ.name, actor=actor())
                 st.rerun()
             if integ.kind in ("cloudwatch", "s3") and actions[1].button(
                 "Test connection", key=f"test_{integ.id}", icon=":material/fact_check:"
@@ -543,6 +543,15 @@ with open_store() as store:
             st.toast(f"Removed {removed:,} demo invocations")
             st.rerun()
         show_list(store)
+        trail = audit.trail(store.con, limit=200)
+        if not trail.empty:
+            with st.expander("Audit trail: who changed what", icon=":material/history:"):
+                st.caption(
+                    "Syncs started, integrations added, edited and deleted, schedules, prices "
+                    "and demo data — from this dashboard and the CLI (`audit` prints it all). "
+                    "Times are UTC."
+                )
+                st.dataframe(trail, hide_index=True, width="stretch")
         quarantine = store.quarantine_summary()
         if not quarantine.empty:
             st.subheader("Quarantined lines")

@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
-from bedrock_explorer import model_ids
+from bedrock_explorer import audit, model_ids
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.pricing import catalog, points
 from bedrock_explorer.pricing.catalog import LAYER_USER, RateRow
@@ -112,6 +112,12 @@ def set_override(
             ).fetchall()[0][0]
             placed.append(replace(row, effective_to=later))
         insert_rates(store, placed)
+        rates = ", ".join(f"{meter} {value}" for meter, value in prices.items())
+        store.audit(
+            audit.PRICE_SET,
+            model_key,
+            f"{rates} from {effective_from} ({tier}, region {region}, routing {routing_class})",
+        )
     compile_price_points(store)
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 import botocore.exceptions
 
-from bedrock_explorer import aws, model_ids
+from bedrock_explorer import audit, aws, model_ids
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.pricing import catalog, points
 from bedrock_explorer.pricing.catalog import LAYER_PRICE_LIST, RateRow
@@ -331,6 +331,11 @@ def refresh(store: Store, client: Any, region: str = DEFAULT_REGION) -> RefreshR
     report.stored, report.unchanged = _store_rows(store, rows)
     if report.stored:
         book.compile_price_points(store)
+    store.audit(
+        audit.PRICES_REFRESHED,
+        f"AWS Price List ({region})",
+        f"{report.stored:,} rates stored, {report.unchanged:,} unchanged",
+    )
     return report
 
 

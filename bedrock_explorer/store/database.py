@@ -25,6 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from bedrock_explorer import audit
 from bedrock_explorer.config import private_files
 from bedrock_explorer.errors import (
     DatabaseBusyError,
@@ -170,6 +171,8 @@ class Store:
     ) -> None:
         """``today`` (tests) dates a package upgrade's new rates when their data has no date."""
         self.path = Path(path)
+        #: Who the changes made through this store are recorded as (audit.py).
+        self.actor = audit.os_actor("script")
         #: Sentences for the user about the file (e.g. readable by other users), not errors.
         self.warnings: list[str] = []
         if not read_only:
@@ -223,6 +226,7 @@ class Store:
         """
         other = Store.__new__(Store)
         other.path = self.path
+        other.actor = self.actor
         other.warnings = self.warnings
         other.con = self.cursor()
         return other
@@ -246,12 +250,19 @@ class Store:
             raise IntegrationExistsError(
                 f"An integration named {name!r} already exists", "choose another name"
             )
-        self.con.execute(
-            "INSERT INTO integrations (name, kind, config, is_demo, created_at) "
-            "VALUES (?, ?, ?, ?, current_timestamp AT TIME ZONE 'UTC')",
-            [name, kind, json.dumps(config or {}), is_demo],
-        )
+        with transaction(self.con):
+            self.con.execute(
+                "INSERT INTO integrations (name, kind, config, is_demo, created_at) "
+                "VALUES (?, ?, ?, ?, current_timestamp AT TIME ZONE 'UTC')",
+                [name, kind, json.dumps(config or {}), is_demo],
+            )
+            if not is_demo:  # demo data is audited as one action (demo.py)
+                self.audit(audit.INTEGRATION_ADDED, name, kind)
         return self.get_integration(name)
+
+    def audit(self, action: str, target: str | None = None, detail: str | None = None) -> None:
+        """Record a change in the audit trail, as this store's actor."""
+        audit.record(self.con, self.actor, action, target, detail)
 
     def find_integration(self, name: str) -> Integration | None:
         rows = self.con.execute(
@@ -287,6 +298,8 @@ class Store:
             for table in ("quarantine", "sync_checkpoints"):
                 self.con.execute(f"DELETE FROM {table} WHERE integration_id = ?", [integ.id])
             self.con.execute("DELETE FROM integrations WHERE id = ?", [integ.id])
+            if not integ.is_demo:
+                self.audit(audit.INTEGRATION_DELETED, name, f"{gone:,} stored invocations")
         return gone
 
     def set_sync_status(
@@ -337,9 +350,16 @@ class Store:
                 f"A sync schedule of {every_minutes} minutes is not possible",
                 "choose every 15 minutes, every hour or every day",
             )
-        self.con.execute(
-            "UPDATE integrations SET sync_every_minutes = ? WHERE id = ?", [every_minutes, integ.id]
-        )
+        with transaction(self.con):
+            self.con.execute(
+                "UPDATE integrations SET sync_every_minutes = ? WHERE id = ?",
+                [every_minutes, integ.id],
+            )
+            self.audit(
+                audit.SCHEDULE_CHANGED,
+                name,
+                f"every {every_minutes} minutes" if every_minutes else "off",
+            )
         return self.get_integration(name)
 
     def has_invocations(self, integration_id: int) -> bool:
@@ -426,9 +446,16 @@ class Store:
     def update_integration_config(self, name: str, config: dict[str, Any]) -> Integration:
         """Replace an integration's source settings (its data and checkpoints stay)."""
         integ = self.get_integration(name)
-        self.con.execute(
-            "UPDATE integrations SET config = ? WHERE id = ?", [json.dumps(config), integ.id]
-        )
+        if config == integ.config:
+            return integ  # nothing changed: nothing to record
+        with transaction(self.con):
+            self.con.execute(
+                "UPDATE integrations SET config = ? WHERE id = ?", [json.dumps(config), integ.id]
+            )
+            changed = sorted(
+                k for k in {*config, *integ.config} if config.get(k) != integ.config.get(k)
+            )
+            self.audit(audit.INTEGRATION_EDITED, name, "changed: " + ", ".join(changed))
         return self.get_integration(name)
 
     def rename_integration(self, name: str, new_name: str) -> Integration:
@@ -440,7 +467,11 @@ class Store:
             raise IntegrationExistsError(
                 f"An integration named {new_name!r} already exists", "choose another name"
             )
-        self.con.execute("UPDATE integrations SET name = ? WHERE id = ?", [new_name, integ.id])
+        if new_name == name:
+            return integ
+        with transaction(self.con):
+            self.con.execute("UPDATE integrations SET name = ? WHERE id = ?", [new_name, integ.id])
+            self.audit(audit.INTEGRATION_RENAMED, new_name, f"was {name}")
         return self.get_integration(new_name)
 
     def write_batch(self, integration_id: int, batch: RawBatch) -> BatchResult:

@@ -187,6 +187,17 @@ MIGRATIONS: Sequence[str] = (
     UPDATE integrations SET last_success_at = last_sync_finished_at,
         last_success_message = last_sync_message WHERE last_sync_status = 'ok';
     """,
+    # 7: the audit trail (audit.py): who changed what, when, through the CLI or the dashboard.
+    """
+    CREATE TABLE IF NOT EXISTS audit_log (
+        logged_at TIMESTAMP NOT NULL,       -- UTC
+        actor VARCHAR NOT NULL,             -- signed-in user, or the OS user
+        via VARCHAR NOT NULL,               -- cli | dashboard | schedule
+        action VARCHAR NOT NULL,
+        target VARCHAR,
+        detail VARCHAR
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
