@@ -444,6 +444,9 @@ with open_store() as store:
             ),
             mime="text/csv",
             icon=":material/download:",
+            # No rerun on click: a rerun re-issues the detail download below under a new id,
+            # and a second download clicked at once then found its file gone.
+            on_click="ignore",
         )
 
     st.subheader("Invocations")

@@ -22,7 +22,7 @@ def test_paste_a_policy_and_get_the_fix(servers: Servers, page) -> None:  # type
     settle(page)
     page.get_by_role("button", name="Check").click()
     page.get_by_text("Everything Bedrock Explorer needs is allowed").wait_for()
-    assert page.get_by_text(re.compile("does not do that on its own")).is_visible()
+    page.get_by_text(re.compile("does not do that on its own")).wait_for()
     # a typo in the log group name: the near miss is named, with the least-privilege fix
     typo = json.dumps(CLASSIC).replace('"Resource": "*"}, {', f'"Resource": "{GROUP_ARN}s:*"}}, {{')
     page.get_by_label("Identity policy JSON (inline or managed)").fill(typo)

@@ -193,7 +193,7 @@ def test_the_classic_deny_is_kept_and_a_sync_survives_leaving_the_page(
     servers, account = classic
     _wizard_to_permissions(page, servers)
     page.get_by_text("Everything Bedrock Explorer needs is allowed").wait_for()
-    assert page.get_by_text(re.compile("does not do that on its own")).is_visible()
+    page.get_by_text(re.compile("does not do that on its own")).wait_for()
     _save_and_verify(page, "prod")
 
     settle(page)
@@ -263,7 +263,7 @@ def test_an_exemption_applied_to_aws_passes_then_a_killed_sync_resumes(
     page.reload()
     stored = page.get_by_text(re.compile(r"[1-9][\d,]* invocations stored"))
     stored.wait_for(timeout=120_000)
-    assert page.get_by_text(re.compile(r"events read · .* events/s")).first.is_visible()
+    page.get_by_text(re.compile(r"events read · .* events/s")).first.wait_for()
     servers.procs["app"].kill()  # the dashboard dies mid-sync
     servers.procs["app"].wait()
     servers.restart_app()
