@@ -187,3 +187,26 @@ def test_cli_sync_exit_code_reflects_any_failure(
     assert "error: bad: There is no bucket" in err
     code, _, err = _run(capsys, *db, "sync")
     assert code == 1 and "--all" in err
+
+
+@pytest.mark.parametrize(
+    ("operation", "statuses", "ok"),
+    [
+        # listing is only helpful: the sample (read as the sync reads) still decides
+        ("logs.DescribeLogGroups", {"Log group": WARN, "Sample record": PASS}, True),
+        ("logs.FilterLogEvents", {"Log group": PASS, "Sample record": FAIL}, False),
+    ],
+)
+def test_the_connection_test_needs_exactly_what_the_sync_needs(
+    account: None, operation: str, statuses: dict[str, str], ok: bool
+) -> None:
+    from tests.test_sync import faulty_session
+
+    _logging_on()
+    denied = faulty_session(operation, "AccessDeniedException", lambda n: True)
+    report = check_connection(cw(), session_factory=denied, now=NOW)
+    got = {k: v for k, v in _statuses(report).items() if k in statuses}
+    assert got == statuses, report.checks
+    assert report.ok == ok
+    text = " ".join(f"{c.message} {c.fix}" for c in report.checks)
+    assert "GetLogEvents" not in text and "DescribeLogStreams" not in text
