@@ -30,8 +30,11 @@ from bedrock_explorer.iam.evaluator import (
     Policy,
     StatementRef,
     Verdict,
+    action_matches,
+    as_list,
     evaluate,
     matches,
+    resource_matches,
     statements,
 )
 
@@ -39,12 +42,6 @@ Target = LogGroupTarget | BucketTarget
 #: An action a guarding Deny usually exists for, checked to stay denied after a rewrite.
 _DESTRUCTIVE = {"logs": "logs:DeleteLogGroup", "s3": "s3:DeleteObject"}
 _SID_CHARS = re.compile(r"[^A-Za-z0-9]")
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 # -- near misses ---------------------------------------------------------------------------
@@ -71,20 +68,15 @@ def _near_miss(check: Check, policies: list[Policy], target: Target) -> list[str
                 continue
             sid = str(statement.get("Sid") or f"statement {index + 1}")
             where = f"{sid} in {policy.name}"
-            actions = _as_list(statement.get("Action"))
-            action_ok = any(matches(a, req.action, case_insensitive=True) for a in actions)
-            if "NotAction" in statement:
-                action_ok = not any(
-                    matches(a, req.action, case_insensitive=True)
-                    for a in _as_list(statement["NotAction"])
-                )
-            resources = _as_list(statement.get("Resource"))
-            resource_ok = any(matches(r, form) for r in resources for form in req.resources)
+            actions = as_list(statement.get("Action"))
+            action_ok = action_matches(statement, req.action)
+            resources = as_list(statement.get("Resource"))
+            resource_ok = any(resource_matches(statement, form) for form in req.resources)
             if action_ok and not resource_ok:
                 if "NotResource" in statement:
                     found.append(
                         f"{where} allows {req.action} on every resource except "
-                        f"{', '.join(map(str, _as_list(statement['NotResource'])))}, which "
+                        f"{', '.join(map(str, as_list(statement['NotResource'])))}, which "
                         f"excludes {wanted}"
                     )
                     continue
@@ -203,10 +195,10 @@ def _remaining_actions(
     """
     blocked_lower = {a.lower() for a in blocked_actions}
     if "NotAction" in statement:
-        kept = [str(a) for a in _as_list(statement["NotAction"])]
+        kept = [str(a) for a in as_list(statement["NotAction"])]
         extra = [a for a in blocked_actions if a.lower() not in {k.lower() for k in kept}]
         return {"NotAction": kept + extra}, True, ""
-    actions = [str(a) for a in _as_list(statement.get("Action"))]
+    actions = [str(a) for a in as_list(statement.get("Action"))]
     exact = [a for a in actions if "*" not in a and "?" not in a and a.lower() not in blocked_lower]
     wild = [a for a in actions if "*" in a or "?" in a]
     covering = [
@@ -255,8 +247,8 @@ def _sid(base: str, suffix: str) -> str:
 
 def _describe_actions(statement: dict[str, Any]) -> str:
     if "NotAction" in statement:
-        return "every action except " + ", ".join(map(str, _as_list(statement["NotAction"])))
-    return ", ".join(map(str, _as_list(statement.get("Action"))))
+        return "every action except " + ", ".join(map(str, as_list(statement["NotAction"])))
+    return ", ".join(map(str, as_list(statement.get("Action"))))
 
 
 def _exempt(
@@ -274,7 +266,7 @@ def _exempt(
     blocked_actions = [r.action for r in blocked]
     exempt = _exemption_resources(blocked, target)
     service = _service(blocked_actions[0])
-    resources = [str(r) for r in _as_list(statement.get("Resource"))]
+    resources = [str(r) for r in as_list(statement.get("Resource"))]
     sid = str(statement.get("Sid") or "Deny")
     where = _label(target)
     condition = {"Condition": statement["Condition"]} if "Condition" in statement else {}
@@ -284,7 +276,7 @@ def _exempt(
         and "NotAction" not in statement
         and all(
             any(matches(a, b, case_insensitive=True) for b in blocked_actions)
-            for a in map(str, _as_list(statement.get("Action")))
+            for a in map(str, as_list(statement.get("Action")))
         )
     )
     if only_ours:
@@ -296,7 +288,7 @@ def _exempt(
             "may read these logs; only then remove it.",
         )
     if "NotResource" in statement:
-        kept = [str(r) for r in _as_list(statement["NotResource"])]
+        kept = [str(r) for r in as_list(statement["NotResource"])]
         outside: dict[str, Any] = {"NotResource": kept + [e for e in exempt if e not in kept]}
         scope, widened = "every resource it covered before", ""
     elif _covers_everything(resources, blocked_actions):
@@ -365,7 +357,7 @@ def _verify(
     originals = {p.name: p for p in policies}
     policy = originals[ref.policy]
     document = copy.deepcopy(policy.document)
-    listed = _as_list(document.get("Statement"))
+    listed = as_list(document.get("Statement"))
     new_statements: list[Any] = []
     for index, statement in enumerate(s for s in listed if isinstance(s, dict)):
         new_statements += rewritten if index == ref.index else [statement]
@@ -384,7 +376,7 @@ def _verify(
     blocked_lower = {r.action.lower() for r in blocked}
     others = [
         str(a)
-        for a in _as_list(ref.statement.get("Action"))
+        for a in as_list(ref.statement.get("Action"))
         if "*" not in str(a) and "?" not in str(a) and str(a).lower() not in blocked_lower
     ]
     sample = _DESTRUCTIVE.get(_service(blocked[0].action))

@@ -97,7 +97,8 @@ def load_document(document: dict[str, Any] | str) -> dict[str, Any]:
     )
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """A policy element's value as a list (IAM allows one value or a list)."""
     if value is None:
         return []
     return value if isinstance(value, list) else [value]
@@ -106,7 +107,7 @@ def _as_list(value: Any) -> list[Any]:
 def statements(policy: Policy) -> list[dict[str, Any]]:
     """The statements of a policy: one statement object or a list of them."""
     raw = policy.document.get("Statement", [])
-    return [s for s in _as_list(raw) if isinstance(s, dict)]
+    return [s for s in as_list(raw) if isinstance(s, dict)]
 
 
 @cache
@@ -120,21 +121,21 @@ def matches(glob: str, value: str, *, case_insensitive: bool = False) -> bool:
     return _pattern(glob, case_insensitive).fullmatch(value) is not None
 
 
-def _action_matches(statement: dict[str, Any], action: str) -> bool:
+def action_matches(statement: dict[str, Any], action: str) -> bool:
     if "Action" in statement:
-        return any(matches(a, action, case_insensitive=True) for a in _as_list(statement["Action"]))
+        return any(matches(a, action, case_insensitive=True) for a in as_list(statement["Action"]))
     if "NotAction" in statement:
         return not any(
-            matches(a, action, case_insensitive=True) for a in _as_list(statement["NotAction"])
+            matches(a, action, case_insensitive=True) for a in as_list(statement["NotAction"])
         )
     return False
 
 
-def _resource_matches(statement: dict[str, Any], resource: str) -> bool:
+def resource_matches(statement: dict[str, Any], resource: str) -> bool:
     if "Resource" in statement:
-        return any(matches(r, resource) for r in _as_list(statement["Resource"]))
+        return any(matches(r, resource) for r in as_list(statement["Resource"]))
     if "NotResource" in statement:
-        return not any(matches(r, resource) for r in _as_list(statement["NotResource"]))
+        return not any(matches(r, resource) for r in as_list(statement["NotResource"]))
     return False
 
 
@@ -155,7 +156,7 @@ def _matching(
         for index, statement in enumerate(statements(policy)):
             if str(statement.get("Effect", "")).lower() != effect:
                 continue
-            if _action_matches(statement, action) and _resource_matches(statement, resource):
+            if action_matches(statement, action) and resource_matches(statement, resource):
                 sid = str(statement.get("Sid") or f"statement {index + 1}")
                 found.append(StatementRef(policy.name, sid, statement, index))
     return found
