@@ -161,11 +161,16 @@ def client(
     )
 
 
+def error_code(err: Exception) -> str:
+    """AWS's error code of a failed call (``""`` for a failure that is not an AWS answer)."""
+    if not isinstance(err, botocore.exceptions.ClientError):
+        return ""
+    return str(err.response.get("Error", {}).get("Code", ""))
+
+
 def is_access_denied(err: Exception) -> bool:
     """AWS said no to these credentials for this call (not a missing resource or an outage)."""
-    if not isinstance(err, botocore.exceptions.ClientError):
-        return False
-    return err.response.get("Error", {}).get("Code", "") in ACCESS_DENIED_CODES
+    return error_code(err) in ACCESS_DENIED_CODES
 
 
 def explain(err: Exception, doing: str, needs: str | None = None) -> UserFacingError:
@@ -200,7 +205,7 @@ def explain(err: Exception, doing: str, needs: str | None = None) -> UserFacingE
             "check the network, a proxy, or AWS_ENDPOINT_URL",
         )
     if isinstance(err, botocore.exceptions.ClientError):
-        code = err.response.get("Error", {}).get("Code", "")
+        code = error_code(err)
         message = err.response.get("Error", {}).get("Message", "")
         if code in EXPIRED_CODES:
             return UserFacingError(

@@ -327,9 +327,7 @@ def _explain(
     err: Exception, settings: SourceSettings, session_factory: SessionFactory
 ) -> UserFacingError:
     """An AWS failure during a sync, in words naming the integration's resource and the fix."""
-    code = ""
-    if isinstance(err, botocore.exceptions.ClientError):
-        code = err.response.get("Error", {}).get("Code", "")
+    code = aws.error_code(err)
     if settings.kind == "cloudwatch":
         where = f"the log group {settings.log_group} in {settings.region}"
         if code == "ResourceNotFoundException":

@@ -227,7 +227,7 @@ def _check_log_group(
     try:
         event, recent = cloudwatch.sample_event(logs, group, now)
     except _AWS_ERRORS as err:
-        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        code = aws.error_code(err)
         if code == "ResourceNotFoundException":
             report.add(
                 "Sample record",
@@ -276,7 +276,7 @@ def _check_bucket(
                     if s3.is_log_key(obj["Key"]) and (newest is None or obj["Key"] > newest["Key"]):
                         newest = obj
     except _AWS_ERRORS as err:
-        code = getattr(err, "response", {}).get("Error", {}).get("Code", "")
+        code = aws.error_code(err)
         if code == "NoSuchBucket":
             report.add(name, FAIL, f"There is no bucket {bucket!r}", "check the bucket name")
         else:
