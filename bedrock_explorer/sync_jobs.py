@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -196,7 +196,3 @@ class SyncJobs:
         if thread is not None:
             thread.join(timeout)
         return self.get(name)
-
-    def __iter__(self) -> Iterator[SyncJob]:
-        with self._lock:
-            return iter(list(self._jobs.values()))

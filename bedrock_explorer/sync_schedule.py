@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.integration_list import status_label
 from bedrock_explorer.store import Integration
 from bedrock_explorer.sync_jobs import StoreOpener, SyncJobs
 
@@ -64,7 +65,7 @@ def due(integrations: list[Integration], now: datetime) -> list[str]:
         when = next_run(integ, now)
         if when is None or when > now:
             continue
-        if integ.last_sync_status == "running" and not integ.sync_process_gone:
+        if status_label(integ) == "Syncing":
             continue  # a sync is under way (this dashboard, or cron): do not start another
         out.append(integ.name)
     return out
@@ -144,7 +145,8 @@ class Freshness:
 def freshness(integ: Integration, now: datetime) -> Freshness:
     """Fresh, stale or failing, judged by the last successful sync and the schedule."""
     name = integ.name
-    if integ.is_demo:
+    status = status_label(integ)  # the Integrations page's words for the same facts
+    if status == "Demo data":
         return Freshness(name, "demo", f"{name}: demo data")
     success = _utc(integ.last_success_at)
     read_to = _utc(integ.last_success_read_to) or success
@@ -155,11 +157,11 @@ def freshness(integ: Integration, now: datetime) -> Freshness:
         if read_to
         else "no successful sync yet"
     )
-    if integ.sync_process_gone:
+    if status == "Interrupted":
         return Freshness(name, "failing", f"{name}: the last sync was interrupted; {since}")
-    if integ.last_sync_status == "running":
+    if status == "Syncing":
         return Freshness(name, "syncing", f"{name}: syncing now; {since}")
-    if integ.last_sync_status == "error":
+    if status == "Error":
         return Freshness(name, "failing", f"{name}: the last sync failed; {since}")
     if success is None:
         return Freshness(name, "never synced", f"{name}: never synced")
