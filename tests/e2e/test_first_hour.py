@@ -94,6 +94,16 @@ def _pick(pg, label: str, option: str) -> None:  # type: ignore[no-untyped-def]
     assert widget.get_by_text(option, exact=True).is_visible(), f"{option} not chosen"
 
 
+def start_role_wizard(pg, role_arn: str) -> None:  # type: ignore[no-untyped-def]
+    """From any page: open the wizard, sign in by assuming ``role_arn``, check logging."""
+    pg.get_by_role("link", name="Integrations").click()
+    _click(pg, "Add Bedrock integration")
+    pg.get_by_text("Assume a role", exact=True).click()
+    settle(pg)
+    _type(pg, "Role ARN", role_arn)
+    _click(pg, "Check logging configuration")
+
+
 def _metric(pg, label: str) -> str:  # type: ignore[no-untyped-def]
     label_el = pg.locator("[data-testid=stMetricLabel]").get_by_text(label, exact=True)
     metric = pg.locator("[data-testid=stMetric]").filter(has=label_el)
@@ -132,12 +142,7 @@ def test_first_hour_then_the_next_day(servers: Servers, page, tmp_path: Path) ->
     settle(page)
 
     # -- the wizard ------------------------------------------------------------------------
-    page.get_by_role("link", name="Integrations").click()
-    _click(page, "Add Bedrock integration")
-    page.get_by_text("Assume a role", exact=True).click()
-    settle(page)
-    _type(page, "Role ARN", ROLE_ARN)
-    _click(page, "Check logging configuration")
+    start_role_wizard(page, ROLE_ARN)
     page.get_by_text(f"delivering to CloudWatch Logs log group {LOG_GROUP}").wait_for()
     _click(page, "Next")
 

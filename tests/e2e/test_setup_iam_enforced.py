@@ -32,7 +32,7 @@ from bedrock_explorer.sources.cloudwatch import RPS_ENV_VAR
 from bedrock_explorer.store import Store
 from tests.aws_seed import LOG_GROUP, Seeded, make_records, seed_log_group
 from tests.e2e.conftest import ROOT, Servers, run_servers, settle
-from tests.e2e.test_first_hour import _click, _type
+from tests.e2e.test_first_hour import _click, _type, start_role_wizard
 from tests.iam_samples import CLASSIC
 
 ACCOUNT = "123456789012"
@@ -144,12 +144,7 @@ def _wizard_to_permissions(pg: Any, servers: Servers) -> None:
     pg.goto(servers.app_url)
     pg.get_by_text("Cost over time").wait_for(timeout=120_000)
     settle(pg)
-    pg.get_by_role("link", name="Integrations").click()
-    _click(pg, "Add Bedrock integration")
-    pg.get_by_text("Assume a role", exact=True).click()
-    settle(pg)
-    _type(pg, "Role ARN", ROLE_ARN)
-    _click(pg, "Check logging configuration")
+    start_role_wizard(pg, ROLE_ARN)
     # the role may not read Bedrock's settings (optional): said, and the wizard goes on
     pg.get_by_text(re.compile("AWS denied access while reading Bedrock's logging")).wait_for()
     _click(pg, "Next")
