@@ -3,8 +3,8 @@
 Why in the database: the dashboard and the CLI (cron) share the file, so one table answers "who
 deleted the prod integration?" whichever way it was done. Each state-changing action writes one
 row, in the same place that makes the change (``Store`` methods, the sync, price overrides, the
-demo data), so no caller can forget it. The actor is the signed-in user once sign-in exists;
-until then the OS user running the CLI or the dashboard, with how (``cli``, ``dashboard``,
+demo data), so no caller can forget it. The actor is the signed-in user when sign-in is on,
+otherwise the OS user running the CLI or the dashboard, with how (``cli``, ``dashboard``,
 ``schedule``).
 """
 
@@ -19,6 +19,8 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from bedrock_explorer.access import Role
+
 #: The actions recorded (the words shown in the trail).
 SYNC_STARTED = "sync started"
 INTEGRATION_ADDED = "integration added"
@@ -30,14 +32,18 @@ PRICE_SET = "price set"
 PRICES_REFRESHED = "prices refreshed"
 DEMO_LOADED = "demo data loaded"
 DEMO_REMOVED = "demo data removed"
+SIGNED_IN = "signed in"
+SIGN_IN_REFUSED = "sign-in refused"
 
 
 @dataclass(frozen=True)
 class Actor:
-    """Who acts (a user name or e-mail) and through what (cli, dashboard, schedule)."""
+    """Who acts (a user name or e-mail), through what (cli, dashboard, schedule), and with
+    which role (the OS user, the only user without sign-in, is an admin)."""
 
     name: str
     via: str
+    role: Role = Role.ADMIN
 
 
 def os_user() -> str:

@@ -330,6 +330,7 @@ def load_demo(
     progress: ProgressCallback = _no_progress,
 ) -> ImportSummary:
     """Create the demo integrations (replacing earlier demo data) and load the demo logs."""
+    store.authorize(audit.DEMO_LOADED)
     for integ in store.list_integrations():
         if integ.is_demo:
             store.remove_integration(integ.name)
@@ -371,6 +372,7 @@ def remove_demo(store: Store) -> int:
 
     Also remembers that the user removed it, so the dashboard never loads it again by itself.
     """
+    store.authorize(audit.DEMO_REMOVED)
     store.set_setting(DEMO_DECLINED_SETTING, "true")
     gone = sum(store.remove_integration(i.name) for i in store.list_integrations() if i.is_demo)
     store.audit(audit.DEMO_REMOVED, "demo data", f"{gone:,} invocations")

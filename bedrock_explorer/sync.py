@@ -124,6 +124,7 @@ def sync_integration(
     ``requests_per_second`` caps CloudWatch requests (default
     :data:`cloudwatch.REQUESTS_PER_SECOND`, the API's quota; ``0`` for no cap).
     """
+    store.authorize(audit.SYNC_STARTED)  # before any AWS call with the host's credentials
     if requests_per_second is None:
         requests_per_second = cloudwatch.REQUESTS_PER_SECOND
     integ = store.get_integration(name)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bedrock_explorer import access, audit
 from bedrock_explorer.audit import Actor, os_actor
 from bedrock_explorer.errors import UserFacingError, safe_reason
 from bedrock_explorer.ingest import Progress
@@ -142,7 +143,10 @@ class SyncJobs:
         """Start a sync of ``name`` in the background (or return the one already running).
 
         ``actor``: who asked (the audit trail); a scheduled sync is recorded as the schedule.
+        A viewer is refused here, in the caller, before any thread or AWS call.
         """
+        if actor is not None:
+            access.require_admin(actor.role, audit.SYNC_STARTED)
         with self._lock:
             current = self._jobs.get(name)
             if current is not None and current.running:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from bedrock_explorer import queries
+from bedrock_explorer import audit, queries
+from bedrock_explorer.access import AccessRules, Decision, Role, sign_in_providers
 from bedrock_explorer.audit import Actor, os_actor
 from bedrock_explorer.config import is_loopback, resolve_db_path
 from bedrock_explorer.display import md
@@ -56,10 +57,119 @@ def jobs() -> SyncJobs:
     return sync_jobs(path)
 
 
+def _secrets(section: str) -> dict[str, object]:
+    """A section of ``.streamlit/secrets.toml`` as a plain dict (empty without the file)."""
+    if not st.secrets.load_if_toml_exists():
+        return {}
+    value = st.secrets.to_dict().get(section)
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def sign_in_on() -> bool:
+    """Sign-in is on when an identity provider is configured under ``[auth]`` in secrets.toml."""
+    return bool(sign_in_providers(_secrets("auth")))
+
+
+def decision() -> Decision | None:
+    """The signed-in user's role, or why they are refused; ``None`` when nobody is signed in."""
+    if not st.user.is_logged_in:
+        return None
+    return AccessRules.from_settings(_secrets("access")).decide(st.user.to_dict())
+
+
+def current_actor() -> Actor | None:
+    """Who this session is: the OS user (an admin) without sign-in, the signed-in user with
+    their role, or ``None`` (not signed in, or not on the allow-list)."""
+    if not sign_in_on():
+        return os_actor("dashboard")
+    found = decision()
+    if found is None or found.role is None:
+        return None
+    return Actor(found.identity, "dashboard", found.role)
+
+
 def actor() -> Actor:
-    """Who this session's changes are recorded as: the OS user running the dashboard (the
-    signed-in user once sign-in exists)."""
-    return os_actor("dashboard")
+    """Who this session's changes are recorded as; stops the page for someone not let in (the
+    gate in ``streamlit_app.py`` has said why)."""
+    who = current_actor()
+    if who is None:
+        st.stop()
+    assert who is not None
+    return who
+
+
+def is_admin() -> bool:
+    """Whether controls that change state or touch AWS are shown (the code paths behind them
+    check again: ``access.require_admin``)."""
+    return actor().role is Role.ADMIN
+
+
+def admin_only(what: str) -> None:
+    """Stop a page (or a part of one) a viewer may not use, saying so."""
+    if not is_admin():
+        st.info(
+            f"{what} is for admins of this dashboard: you are signed in as a viewer. "
+            "Ask an admin, or to be made one.",
+            icon=":material/lock:",
+        )
+        st.stop()
+
+
+def _record_once(key: str, action: str, who: Actor) -> None:
+    """One audit row per browser session for a sign-in (or a refusal), not one per rerun."""
+    if st.session_state.get(key):
+        return
+    st.session_state[key] = True
+    with shared_store(str(resolve_db_path())).session(wait_seconds=10) as store:
+        store.actor = who
+        store.audit(action, who.name, str(who.role) if action == audit.SIGNED_IN else None)
+
+
+def sign_in_gate() -> Actor:
+    """Before any page: without sign-in configured, the OS user; with it, the sign-in screen,
+    the refusal for someone not on the allow-list, or the signed-in user. Stops the script for
+    anyone not let in."""
+    if not sign_in_on():
+        return os_actor("dashboard")
+    if not st.user.is_logged_in:
+        st.title("Bedrock Explorer")
+        st.markdown("Sign in with your company account to see this dashboard.")
+        for provider in sign_in_providers(_secrets("auth")):
+            label = "Sign in" if provider is None else f"Sign in with {provider.title()}"
+            if st.button(label, type="primary", icon=":material/login:", key=f"login_{provider}"):
+                st.login(provider)
+        st.stop()
+    try:
+        found = decision()
+    except UserFacingError as err:  # a broken [access] section: say so, let no one in
+        st.error(md(err), icon=":material/settings:")
+        st.stop()
+    assert found is not None
+    if found.role is None:
+        _record_once(
+            "be_refusal_recorded",
+            audit.SIGN_IN_REFUSED,
+            Actor(found.identity, "dashboard", Role.VIEWER),
+        )
+        st.title("Bedrock Explorer")
+        st.error(md(found.reason), icon=":material/block:")
+        if st.button("Sign out", icon=":material/logout:"):
+            st.logout()
+        st.stop()
+    who = Actor(found.identity, "dashboard", found.role)
+    _record_once("be_sign_in_recorded", audit.SIGNED_IN, who)
+    return who
+
+
+def signed_in_box() -> None:
+    """The signed-in user and Sign out, in the sidebar (nothing without sign-in)."""
+    if not sign_in_on():
+        return
+    who = actor()
+    with st.sidebar:
+        st.markdown(f"Signed in as **{md(who.name)}** ({who.role})")
+        if st.button("Sign out", icon=":material/logout:", key="sign_out"):
+            st.logout()
 
 
 @contextmanager
@@ -109,7 +219,7 @@ def sidebar(store: Store) -> dict[str, object]:
                 icon=":material/science:",
             )
         address = st.get_option("server.address")
-        if not is_loopback(address):
+        if not is_loopback(address) and not sign_in_on():
             st.error(
                 f"This dashboard listens on **{md(address or 'every network interface')}** "
                 "without sign-in: anyone who can reach this machine can see the spend and start "

@@ -24,7 +24,7 @@ from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
 from bedrock_explorer.pricing import price_list
 from bedrock_explorer.store import Store
-from pages._common import compact, freshness_header, open_store, shared_store, sidebar
+from pages._common import compact, freshness_header, is_admin, open_store, shared_store, sidebar
 
 ZONES = (
     "UTC",
@@ -171,8 +171,10 @@ def detail_download(filters: Filters) -> Any:
 
 
 def first_start(store: Store) -> None:
-    """On the very first start, load clearly labelled demo data (once; a removal is kept)."""
-    if not demo.should_autoload(store):
+    """On the very first start, load clearly labelled demo data (once; a removal is kept).
+
+    Only for an admin: loading data is a change a viewer may not make, even by opening a page."""
+    if not is_admin() or not demo.should_autoload(store):
         return
     with st.status("First start: loading 90 days of demo data…", expanded=True) as status:
         progress = st.progress(0.0, text="Generating demo invocation logs")
@@ -200,7 +202,8 @@ def prices_section(store: Store) -> None:
         st.dataframe(queries.price_list(store), hide_index=True, width="stretch")
         st.markdown("**Models seen** — the raw model id as logged, base model and routing derived")
         st.dataframe(queries.usage_by_model(store), hide_index=True, width="stretch")
-        price_list_refresh(store)
+        if is_admin():
+            price_list_refresh(store)
 
 
 def price_list_refresh(store: Store) -> None:
@@ -323,12 +326,19 @@ with open_store() as store:
     if not store.list_integrations():
         st.info(
             "**No data yet.** An *integration* is one place your Bedrock model invocation logs "
-            "live: a CloudWatch Logs log group, an S3 delivery bucket, or files on disk. Add one "
-            "on the Integrations page, or explore first with the demo data.",
+            "live: a CloudWatch Logs log group, an S3 delivery bucket, or files on disk. "
+            + (
+                "Add one on the Integrations page, or explore first with the demo data."
+                if is_admin()
+                else "An admin of this dashboard adds them; their spend appears here."
+            ),
             icon=":material/info:",
         )
-        st.page_link("pages/integrations.py", label="Add an integration", icon=":material/cable:")
-        if st.button("Load demo data", type="primary", icon=":material/science:"):
+        if is_admin():
+            st.page_link(
+                "pages/integrations.py", label="Add an integration", icon=":material/cable:"
+            )
+        if is_admin() and st.button("Load demo data", type="primary", icon=":material/science:"):
             with st.spinner("Loading demo data…"):
                 demo.load_demo(store)
             st.rerun()

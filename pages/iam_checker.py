@@ -8,7 +8,7 @@ from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam import live
 from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, report
 from bedrock_explorer.iam.evaluator import Policy, load_document
-from pages._common import open_store, show_iam_report, sidebar
+from pages._common import admin_only, open_store, show_iam_report, sidebar
 
 st.title("IAM Policy Checker")
 st.caption(
@@ -17,6 +17,8 @@ st.caption(
 )
 with open_store() as store:
     sidebar(store)
+# It reads roles from AWS with this machine's credentials: not for viewers, even by its URL.
+admin_only("The IAM Policy Checker")
 
 source = st.radio(
     "Where the logs are",

@@ -20,7 +20,7 @@ from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, Sou
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync_schedule import SCHEDULES, next_run
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, ConnectionReport, check_connection
-from pages._common import actor, jobs, open_store, show_iam_report, sidebar
+from pages._common import actor, admin_only, is_admin, jobs, open_store, show_iam_report, sidebar
 
 STEPS = ("Enable model invocation logs", "IAM permissions", "Set up", "Verify")
 MARKS = {PASS: "✔", WARN: "⚠", FAIL: "✖", SKIP: "–"}
@@ -391,10 +391,15 @@ def show_list(store: Store) -> None:
         st.info(
             "**No integrations yet.** An *integration* is one place your Bedrock model invocation "
             "logs live — a CloudWatch Logs log group, an S3 delivery bucket, or a folder — with "
-            "how to sign in to read it. Add one, or explore first with the demo data.",
+            "how to sign in to read it. "
+            + (
+                "Add one, or explore first with the demo data."
+                if is_admin()
+                else "An admin of this dashboard adds them; you will see them here."
+            ),
             icon=":material/info:",
         )
-        if st.button("Load demo data", icon=":material/science:"):
+        if is_admin() and st.button("Load demo data", icon=":material/science:"):
             with st.spinner("Loading demo data…"):
                 demo.load_demo(store)
             st.rerun()
@@ -447,6 +452,11 @@ def show_list(store: Store) -> None:
                     "stored is kept; *Sync now* resumes where it stopped."
                 )
             if integ.is_demo:
+                continue
+            if not is_admin():  # a viewer sees the state, never a control that changes it
+                when = next_run(integ, datetime.now(UTC))
+                if when is not None:
+                    st.caption(f"Next scheduled sync: {when:%Y-%m-%d %H:%M} UTC")
                 continue
             running = job is not None and job.running
             actions = st.columns(4)
@@ -530,14 +540,19 @@ st.title("Integrations")
 with open_store() as store:
     sidebar(store)
     if "wizard" in st.session_state:
+        admin_only("Adding or editing an integration")
         show_wizard(store)
     else:
         top = st.columns([3, 2, 5])
-        if top[0].button("Add Bedrock integration", type="primary", icon=":material/add:"):
+        if is_admin() and top[0].button(
+            "Add Bedrock integration", type="primary", icon=":material/add:"
+        ):
             wizard()
             st.rerun()
-        if any(i.is_demo for i in store.list_integrations()) and top[1].button(
-            "Remove demo data", icon=":material/delete:"
+        if (
+            is_admin()
+            and any(i.is_demo for i in store.list_integrations())
+            and top[1].button("Remove demo data", icon=":material/delete:")
         ):
             removed = demo.remove_demo(store)
             st.toast(f"Removed {removed:,} demo invocations")

@@ -56,6 +56,7 @@ def set_override(
 
     Overrides of one meter never overlap: a new one ends the one in force before it, and ends
     itself where a later one starts (so adding an earlier override after a later one works)."""
+    store.authorize(audit.PRICE_SET)
     if routing_class not in catalog.ROUTING_CLASSES:
         raise UserFacingError(
             f"Unknown routing class {routing_class!r}",

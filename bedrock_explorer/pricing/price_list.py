@@ -292,6 +292,7 @@ def refresh_from_aws(
     store: Store, region: str = DEFAULT_REGION, profile: str | None = None
 ) -> RefreshReport:
     """:func:`refresh` with a Price List client from the default chain (or a named profile)."""
+    store.authorize(audit.PRICES_REFRESHED)  # before the host's credentials are used
     client = aws.client(aws.session(profile), "pricing", API_REGION)
     try:
         return refresh(store, client, region)
@@ -303,6 +304,8 @@ def refresh_from_aws(
 def refresh(store: Store, client: Any, region: str = DEFAULT_REGION) -> RefreshReport:
     """Read both services' on-demand prices for ``region`` and store them as layer 2."""
     from bedrock_explorer.pricing import book
+
+    store.authorize(audit.PRICES_REFRESHED)
 
     report = RefreshReport(region)
     offers: list[Offer] = []

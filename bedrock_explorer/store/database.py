@@ -25,7 +25,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
-from bedrock_explorer import audit
+from bedrock_explorer import access, audit
 from bedrock_explorer.config import private_files
 from bedrock_explorer.errors import (
     DatabaseBusyError,
@@ -239,6 +239,7 @@ class Store:
     def add_integration(
         self, name: str, kind: str, config: dict[str, Any] | None = None, *, is_demo: bool = False
     ) -> Integration:
+        self.authorize(audit.DEMO_LOADED if is_demo else audit.INTEGRATION_ADDED)
         name = name.strip()
         if not name:
             raise UserFacingError("An integration needs a name", "give it a short descriptive name")
@@ -263,6 +264,11 @@ class Store:
     def audit(self, action: str, target: str | None = None, detail: str | None = None) -> None:
         """Record a change in the audit trail, as this store's actor."""
         audit.record(self.con, self.actor, action, target, detail)
+
+    def authorize(self, action: str) -> None:
+        """Refuse ``action`` (an audit action, e.g. "integration deleted") unless this store's
+        actor is an admin: the server-side check every state-changing path makes first."""
+        access.require_admin(self.actor.role, action)
 
     def find_integration(self, name: str) -> Integration | None:
         rows = self.con.execute(
@@ -290,6 +296,7 @@ class Store:
 
         Returns how many invocations went with it.
         """
+        self.authorize(audit.INTEGRATION_DELETED)
         integ = self.get_integration(name)
         with transaction(self.con):
             gone = self.con.execute(
@@ -344,6 +351,7 @@ class Store:
 
     def set_schedule(self, name: str, every_minutes: int | None) -> Integration:
         """Sync this integration from the dashboard every so many minutes (``None``: never)."""
+        self.authorize(audit.SCHEDULE_CHANGED)
         integ = self.get_integration(name)
         if every_minutes is not None and every_minutes < 1:
             raise UserFacingError(
@@ -445,6 +453,7 @@ class Store:
 
     def update_integration_config(self, name: str, config: dict[str, Any]) -> Integration:
         """Replace an integration's source settings (its data and checkpoints stay)."""
+        self.authorize(audit.INTEGRATION_EDITED)
         integ = self.get_integration(name)
         if config == integ.config:
             return integ  # nothing changed: nothing to record
@@ -459,6 +468,7 @@ class Store:
         return self.get_integration(name)
 
     def rename_integration(self, name: str, new_name: str) -> Integration:
+        self.authorize(audit.INTEGRATION_RENAMED)
         new_name = new_name.strip()
         if not new_name:
             raise UserFacingError("An integration needs a name", "give it a short descriptive name")

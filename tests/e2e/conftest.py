@@ -19,7 +19,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -69,13 +69,16 @@ class Servers:
     logs: dict[str, Path]
     env: dict[str, str]
     procs: dict[str, subprocess.Popen[bytes]]
+    app_args: list[str] = field(default_factory=list)
 
     def restart_app(self) -> None:
         """Stop the dashboard and start it again on the same port and database (a returning
         user's next day)."""
         _stop(self.procs["app"])
         port = self.app_url.rsplit(":", 1)[1]
-        self.procs["app"] = _start(_app_command(port), self.env, self.logs["streamlit"], "ab")
+        self.procs["app"] = _start(
+            _app_command(port) + self.app_args, self.env, self.logs["streamlit"], "ab"
+        )
         wait_http(f"{self.app_url}/_stcore/health", self.procs["app"], self.logs["streamlit"])
 
 
@@ -121,9 +124,13 @@ def run_servers(
     *,
     moto_env: dict[str, str] | None = None,
     prepare: Callable[[str], dict[str, str]] | None = None,
+    app_args: Callable[[str], list[str]] | None = None,
 ) -> Iterator[Servers]:
     """moto_server, then (after ``prepare(aws_url)``, which may return env for the dashboard,
-    e.g. the keys of an IAM user it made) the dashboard; both stopped at the end."""
+    e.g. the keys of an IAM user it made) the dashboard; both stopped at the end.
+
+    ``app_args(app_url)``: more ``streamlit run`` options, given the dashboard's own address
+    (e.g. ``--secrets.files`` with a sign-in redirect URI on that port)."""
     logs = {"moto": tmp_path / "moto_server.log", "streamlit": tmp_path / "streamlit.log"}
     aws_port, app_port = free_port(), free_port()
     env = {
@@ -148,11 +155,11 @@ def run_servers(
         wait_http(f"{aws_url}/moto-api/", procs["moto"], logs["moto"])
         if prepare is not None:
             env.update(prepare(aws_url))
-        procs["app"] = _start(_app_command(str(app_port)), env, logs["streamlit"])
-        wait_http(f"http://127.0.0.1:{app_port}/_stcore/health", procs["app"], logs["streamlit"])
-        yield Servers(
-            f"http://127.0.0.1:{app_port}", aws_url, tmp_path / "e2e.duckdb", logs, env, procs
-        )
+        app_url = f"http://127.0.0.1:{app_port}"
+        extra = app_args(app_url) if app_args is not None else []
+        procs["app"] = _start(_app_command(str(app_port)) + extra, env, logs["streamlit"])
+        wait_http(f"{app_url}/_stcore/health", procs["app"], logs["streamlit"])
+        yield Servers(app_url, aws_url, tmp_path / "e2e.duckdb", logs, env, procs, extra)
     finally:
         for proc in procs.values():
             _stop(proc)
