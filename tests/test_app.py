@@ -1,4 +1,7 @@
-"""The dashboard under streamlit's AppTest: first start, demo data on and off, a busy database."""
+"""The dashboard under streamlit's AppTest: first start with demo data, a busy database.
+
+Removing the demo data, its staying removed and loading it again are tested in the browser
+(``tests/e2e/test_first_start.py``)."""
 
 from __future__ import annotations
 
@@ -41,24 +44,6 @@ def test_the_shell_has_three_pages() -> None:
     source = Path(APP).read_text()
     for page in ("pages/explorer.py", "pages/integrations.py", "pages/iam_checker.py"):
         assert page in source
-
-
-def test_removing_demo_data_shows_the_empty_state_and_it_stays_removed(app_db: Path) -> None:
-    _app().run()  # first start: demo data
-    at = _app()
-    at.switch_page("pages/integrations.py")
-    at.run()
-    assert any("Quarantined lines" in h.value for h in at.subheader), "the demo has bad lines"
-    remove = next(b for b in at.button if b.label == "Remove demo data")
-    remove.click().run()
-    assert not at.exception
-    assert any("No integrations yet" in i.value for i in at.info)
-    at = _app().run()  # a later start does not bring it back by itself
-    assert any("No data yet" in i.value for i in at.info)
-    load = next(b for b in at.button if b.label == "Load demo data")
-    load.click().run()
-    assert not at.exception
-    assert any(m.label == "Invocations" for m in at.metric)
 
 
 def test_a_busy_database_is_explained_not_crashed(app_db: Path) -> None:

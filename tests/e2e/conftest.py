@@ -125,12 +125,17 @@ def run_servers(
     moto_env: dict[str, str] | None = None,
     prepare: Callable[[str], dict[str, str]] | None = None,
     app_args: Callable[[str], list[str]] | None = None,
+    demo: bool = True,
 ) -> Iterator[Servers]:
     """moto_server, then (after ``prepare(aws_url)``, which may return env for the dashboard,
     e.g. the keys of an IAM user it made) the dashboard; both stopped at the end.
 
     ``app_args(app_url)``: more ``streamlit run`` options, given the dashboard's own address
-    (e.g. ``--secrets.files`` with a sign-in redirect URI on that port)."""
+    (e.g. ``--secrets.files`` with a sign-in redirect URI on that port).
+
+    ``demo=False``: the database starts as one whose user removed the demo data, so the first
+    page shows the empty state at once (the demo's own first start has its own tests; loading
+    it costs ~10 s of a test that is about something else)."""
     logs = {"moto": tmp_path / "moto_server.log", "streamlit": tmp_path / "streamlit.log"}
     aws_port, app_port = free_port(), free_port()
     env = {
@@ -142,6 +147,12 @@ def run_servers(
         "AWS_EC2_METADATA_DISABLED": "true",
         "BEDROCK_EXPLORER_DB": str(tmp_path / "e2e.duckdb"),
     }
+    if not demo:
+        from bedrock_explorer.demo import DEMO_DECLINED_SETTING
+        from bedrock_explorer.store import Store
+
+        with Store(tmp_path / "e2e.duckdb") as store:
+            store.set_setting(DEMO_DECLINED_SETTING, "true")
     moto_bin = shutil.which("moto_server", path=str(Path(sys.executable).parent)) or "moto_server"
     procs = {
         "moto": _start(
@@ -173,6 +184,12 @@ def run_servers(
 @pytest.fixture
 def servers(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Servers]:
     yield from run_servers(tmp_path, request)
+
+
+@pytest.fixture
+def servers_without_demo(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Servers]:
+    """The servers, on a database whose demo data was removed (no first-start demo load)."""
+    yield from run_servers(tmp_path, request, demo=False)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -23,6 +23,7 @@ def test_first_start_shows_demo_data_and_it_can_be_removed(servers: Servers, pag
     page.locator(".js-plotly-plot").nth(2).wait_for()  # the charts render after the text
 
     page.get_by_role("link", name="Integrations").click()
+    page.get_by_text("Quarantined lines").wait_for()  # the demo has bad lines, shown as such
     page.get_by_role("button", name=re.compile("Remove demo data")).click()
     page.get_by_text("No integrations yet").wait_for()
     settle(page)

@@ -9,9 +9,9 @@ from tests.e2e.conftest import ARTIFACTS, Servers, settle
 from tests.iam_samples import CLASSIC, GROUP_ARN
 
 
-def test_paste_a_policy_and_get_the_fix(servers: Servers, page) -> None:  # type: ignore[no-untyped-def]
-    page.goto(servers.app_url)
-    page.get_by_text("Cost over time").wait_for(timeout=120_000)
+def test_paste_a_policy_and_get_the_fix(servers_without_demo: Servers, page) -> None:  # type: ignore[no-untyped-def]
+    page.goto(servers_without_demo.app_url)
+    page.get_by_text("No data yet").wait_for(timeout=120_000)
     settle(page)
     page.get_by_role("link", name=re.compile("IAM Policy Checker")).click()
     page.get_by_text("No change is made to AWS").wait_for()

@@ -18,7 +18,8 @@ PREFIX = "bedrock"
 NAME = "e2e-s3"
 
 
-def test_s3_only_logs_set_up_synced_and_synced_again(servers: Servers, page) -> None:  # type: ignore[no-untyped-def]
+def test_s3_only_logs_set_up_synced_and_synced_again(servers_without_demo: Servers, page) -> None:  # type: ignore[no-untyped-def]
+    servers = servers_without_demo
     now = datetime.now(UTC)
     records = make_records(2500, start=now - timedelta(days=6), end=now - timedelta(hours=2))
     keys = seed_bucket(_aws(servers, "s3"), records, BUCKET, f"{PREFIX}/")
@@ -29,7 +30,7 @@ def test_s3_only_logs_set_up_synced_and_synced_again(servers: Servers, page) -> 
         }
     )
     page.goto(servers.app_url)
-    page.get_by_text("Cost over time").wait_for(timeout=120_000)
+    page.get_by_text("No data yet").wait_for(timeout=120_000)
     settle(page)
 
     page.get_by_role("link", name="Integrations").click()
