@@ -147,12 +147,15 @@ class Filters:
         return safe[:150]
 
     # -- URLs --------------------------------------------------------------------------------
-    def to_params(self) -> dict[str, str | list[str]]:
-        """The query-string form (``st.query_params``): a bookmarkable, shareable view."""
-        params: dict[str, str | list[str]] = {
-            "from": self.start.isoformat(),
-            "to": self.end.isoformat(),
-        }
+    def to_params(self, period: str | None = None) -> dict[str, str | list[str]]:
+        """The query-string form (``st.query_params``): a bookmarkable, shareable view.
+
+        With ``period`` (one of :data:`PRESETS`) the link keeps the preset, not its dates."""
+        params: dict[str, str | list[str]] = (
+            {"period": period.replace(" ", "-")}
+            if period in PRESETS
+            else {"from": self.start.isoformat(), "to": self.end.isoformat()}
+        )
         if self.tz != "UTC":
             params["tz"] = self.tz
         if self.granularity != "day":
@@ -167,12 +170,21 @@ class Filters:
 
     @classmethod
     def from_params(
-        cls, params: Mapping[str, Any], default: Filters, problems: list[str] | None = None
+        cls,
+        params: Mapping[str, Any],
+        default: Filters,
+        problems: list[str] | None = None,
+        today: date | None = None,
     ) -> Filters:
-        """Filters from a query string; anything missing or unreadable falls back to ``default``.
+        """Filters from a query string; each part missing or unreadable falls back to
+        ``default`` on its own (a bad time zone does not lose the filters beside it).
 
-        Why it never raises: a link is user input. What was wrong with it goes, as one sentence,
-        into ``problems`` (when given) for the page to show.
+        ``period`` (``last-30-days``…) is a relative preset, resolved against ``today``: a saved
+        "last 30 days" link means the last 30 days whenever it is opened. Links with ``from`` and
+        ``to`` (older ones, custom ranges) keep working.
+
+        Why it never raises: a link is user input. What was wrong with it goes, one sentence per
+        part, into ``problems`` (when given) for the page to show.
         """
 
         def many(name: str) -> tuple[str, ...]:
@@ -195,20 +207,41 @@ class Filters:
         meta = tuple(
             (k, v) for k, _, v in (m.partition("=") for m in many("meta")) if k and _ == "="
         )
+
+        def note(problem: str) -> None:
+            if problems is not None:
+                problems.append(problem)
+
+        # Each part stands on its own: one bad part falls back alone, the rest of the link holds.
+        start, end = day("from", default.start), day("to", default.end)
+        period = params.get("period")
+        if period is not None:
+            name = str(period).replace("-", " ")
+            if name in PRESETS:
+                start, end = preset(name, today or datetime.now(UTC).date())
+            else:
+                note(f"period: {str(period)[:40]!r} is not one of {', '.join(PRESETS)}")
+        tz = str(params.get("tz") or default.tz)
+        if tz not in _zones():
+            note(f"tz: unknown time zone {tz[:40]!r} (use an IANA name such as Europe/Paris)")
+            tz = default.tz
+        granularity = str(params.get("granularity") or default.granularity)
+        if granularity not in GRANULARITIES:
+            note(f"granularity: {granularity[:20]!r} is not one of {', '.join(GRANULARITIES)}")
+            granularity = default.granularity
         found = cls(
-            start=day("from", default.start),
-            end=day("to", default.end),
-            tz=str(params.get("tz") or default.tz),
-            granularity=str(params.get("granularity") or default.granularity),
+            start=start,
+            end=end,
+            tz=tz,
+            granularity=granularity,
             metadata=meta,
             **{name: many(name) for name in LIST_FILTERS},
         )
         try:
             found.validate()
-        except UserFacingError as err:
-            if problems is not None:
-                problems.append(str(err))
-            return default
+        except UserFacingError as err:  # the dates: the only part left that can be wrong
+            note(f"from/to: {err}")
+            return replace(found, start=default.start, end=default.end)
         return found
 
 

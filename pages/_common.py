@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from bedrock_explorer import audit, queries
 from bedrock_explorer.access import AccessRules, Decision, Role, sign_in_providers
@@ -26,6 +27,24 @@ from bedrock_explorer.iam.evaluator import Verdict
 from bedrock_explorer.store import SharedStore, Store
 from bedrock_explorer.sync_jobs import SyncJobs
 from bedrock_explorer.sync_schedule import Scheduler, freshness
+
+
+def through_the_app() -> None:
+    """Make sure this page runs inside ``streamlit_app.py`` (its navigation, wide layout and
+    sign-in gate), also for a bookmark opened first on a fresh server.
+
+    Why: until some session has run ``st.navigation``, Streamlit treats a ``pages/`` folder the
+    old way and runs a page file named by the URL on its own, skipping the entry script: the
+    raw file list as navigation, ``/common`` as a page, and no sign-in gate. Every page calls
+    this first; it switches Streamlit to the app's navigation and runs again, so the entry
+    script resolves the same URL to the same page. Only a session's first run is run again
+    (a server is in that mode for its first run only), so no click is ever swallowed.
+    """
+    first_run = not st.session_state.get("be_session_seen")
+    st.session_state["be_session_seen"] = True
+    if PagesManager.uses_pages_directory and first_run:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 @st.cache_resource(show_spinner=False)
@@ -322,3 +341,8 @@ def show_iam_report(result: Report, simulated: bool | None) -> None:
             mime="application/json",
             icon=":material/download:",
         )
+
+
+if __name__ == "__main__":  # ``/common`` opened as a page (see through_the_app): not a page
+    through_the_app()
+    st.switch_page("pages/explorer.py")

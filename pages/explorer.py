@@ -24,7 +24,15 @@ from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
 from bedrock_explorer.pricing import price_list
 from bedrock_explorer.store import Store
-from pages._common import compact, freshness_header, is_admin, open_store, shared_store, sidebar
+from pages._common import (
+    compact,
+    freshness_header,
+    is_admin,
+    open_store,
+    shared_store,
+    sidebar,
+    through_the_app,
+)
 
 ZONES = (
     "UTC",
@@ -57,15 +65,45 @@ def change(value: float | None) -> str | None:
     return None if value is None else f"{value:+.1%} vs previous period"
 
 
-def init_widgets(current: Filters) -> None:
-    """Widget state from the URL when the URL says something the widgets did not write: the
-    first visit, a bookmarked or shared link, or a link from another page."""
-    if st.session_state.get("ex_written") == current:
+#: What a chart can be stacked by and a table grouped by.
+DIMS = [d for d in explorer.DIMENSIONS if d != "metadata"]
+STACK_CHOICES = [*DIMS, "metadata"]
+LISTED = (*explorer.LIST_FILTERS, "meta", "group")
+VIEW_PARAMS = (
+    "period", "from", "to", "tz", "granularity", *LISTED, "stack", "key", "top", "split", "page",
+)  # fmt: skip
+
+
+def read_view() -> dict[str, Any]:
+    """The view asked for: the link's; else, on a return from another page (which leaves the
+    URL bare), the view this session showed last; else nothing (the defaults)."""
+    url = {
+        k: st.query_params.get_all(k) if k in LISTED else st.query_params.get(k)
+        for k in st.query_params
+        if k in VIEW_PARAMS
+    }
+    return url or dict(st.session_state.get("ex_view", {}))
+
+
+def init_widgets(current: Filters, view: dict[str, Any], problems: list[str]) -> None:
+    """Widget state from the view when the view says something the widgets did not write (a
+    link, a bookmark) or when Streamlit has dropped the widgets' state (it does so for widgets
+    a page did not draw: every return from another page). Otherwise the widgets keep theirs."""
+    if st.session_state.get("ex_written") == view and "ex_preset" in st.session_state:
         return
     today = datetime.now(UTC).date()
-    st.session_state["ex_preset"] = next(
-        (p for p in explorer.PRESETS if explorer.preset(p, today) == (current.start, current.end)),
-        CUSTOM,
+    period = str(view.get("period") or "").replace("-", " ")
+    st.session_state["ex_preset"] = (
+        period
+        if period in explorer.PRESETS
+        else next(
+            (
+                p
+                for p in explorer.PRESETS
+                if "from" not in view and explorer.preset(p, today) == (current.start, current.end)
+            ),
+            CUSTOM,
+        )
     )
     st.session_state["ex_range"] = (current.start, current.end)
     st.session_state["ex_tz"] = current.tz
@@ -73,6 +111,50 @@ def init_widgets(current: Filters) -> None:
     for name in explorer.LIST_FILTERS:
         st.session_state[f"ex_{name}"] = list(getattr(current, name))
     st.session_state["ex_meta"] = [f"{k}={v}" for k, v in current.metadata]
+    # the layout: each part checked on its own, like the filters
+    stack = str(view.get("stack") or "model")
+    if stack not in STACK_CHOICES:
+        problems.append(f"stack: {stack[:30]!r} is not one of {', '.join(STACK_CHOICES)}")
+        stack = "model"
+    st.session_state["ex_stack"] = stack
+    top = str(view.get("top") or "8")
+    if not top.isdigit() or not 3 <= int(top) <= 20:
+        problems.append(f"top: {top[:10]!r} is not a whole number from 3 to 20")
+        top = "8"
+    st.session_state["ex_top"] = int(top)
+    groups = [g for g in view.get("group") or ["model"] if g != "-"]
+    bad = [g for g in groups if g not in STACK_CHOICES]
+    if bad:
+        problems.append(f"group: {', '.join(repr(g[:30]) for g in bad)} not a dimension")
+    st.session_state["ex_group"] = [g for g in groups if g in STACK_CHOICES]
+    st.session_state["ex_group_time"] = view.get("split") == "1"
+    page = str(view.get("page") or "1")
+    st.session_state["ex_page"] = int(page) if page.isdigit() and int(page) >= 1 else 1
+    if view.get("key"):
+        st.session_state["ex_meta_key"] = str(view["key"])
+    else:
+        st.session_state.pop("ex_meta_key", None)
+
+
+def view_params(filters: Filters, preset: str, keys: list[str]) -> dict[str, str | list[str]]:
+    """The whole view as a link: the filters (a preset stays a preset), then the layout (only
+    what differs from the defaults, so a plain view keeps a short link)."""
+    params = filters.to_params(preset if preset != CUSTOM else None)
+    state = st.session_state
+    if state.get("ex_stack", "model") != "model":
+        params["stack"] = str(state["ex_stack"])
+    if state.get("ex_meta_key") and keys and state["ex_meta_key"] != keys[0]:
+        params["key"] = str(state["ex_meta_key"])  # the first key is the default
+    if int(state.get("ex_top", 8)) != 8:
+        params["top"] = str(int(state["ex_top"]))
+    group = list(state.get("ex_group", ["model"]))
+    if group != ["model"]:
+        params["group"] = group or ["-"]
+    if state.get("ex_group_time"):
+        params["split"] = "1"
+    if int(state.get("ex_page", 1)) != 1:
+        params["page"] = str(int(state["ex_page"]))
+    return params
 
 
 def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
@@ -113,8 +195,10 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
         metadata=tuple(tuple(m.split("=", 1)) for m in meta),  # type: ignore[misc]
         **chosen,
     )
-    st.query_params.from_dict(filters.to_params())
-    st.session_state["ex_written"] = filters
+    params = view_params(filters, preset, keys)
+    st.query_params.from_dict(params)
+    # kept beside the widgets: Streamlit drops widget state on other pages, not this
+    st.session_state["ex_written"] = st.session_state["ex_view"] = params
     return filters, keys
 
 
@@ -304,21 +388,21 @@ def show_headline(head: dict[str, Any]) -> None:
         )
 
 
+through_the_app()  # a bookmark opened first on a fresh server
 st.title("Explorer")
 with open_store() as store:
     first_start(store)
     sidebar(store)
     default = explorer.default_filters()
-    listed = (*explorer.LIST_FILTERS, "meta")
-    url = {
-        k: st.query_params.get_all(k) if k in listed else st.query_params.get(k)
-        for k in st.query_params
-    }
+    view = read_view()
     link_problems: list[str] = []
-    current = Filters.from_params(url, default, link_problems)
+    current = Filters.from_params(view, default, link_problems)
+    init_widgets(current, view, link_problems)
     for problem in link_problems:
-        st.warning(f"Part of this link was ignored: {md(problem)}", icon=":material/link_off:")
-    init_widgets(current)
+        st.warning(
+            f"Part of this link was ignored, the rest is shown: {md(problem)}",
+            icon=":material/link_off:",
+        )
     f, keys = filter_bar(store, default)
     freshness_header(store, f.integrations)
     memo: dict = {}  # one per rerun: a question asked twice is answered once
@@ -358,10 +442,12 @@ with open_store() as store:
     figures = st.container()
     st.subheader("Cost over time")
     s1, s2, s3 = st.columns([2, 2, 1])
-    dims = [d for d in explorer.DIMENSIONS if d != "metadata"]
-    stack = s1.selectbox("Stacked by", [*dims, "metadata"], key="ex_stack")
+    dims = DIMS
+    stack = s1.selectbox("Stacked by", STACK_CHOICES, key="ex_stack")
+    if st.session_state.get("ex_meta_key") not in keys:  # a key from a link, not in this period
+        st.session_state.pop("ex_meta_key", None)
     meta_key = s2.selectbox("requestMetadata key", keys, key="ex_meta_key") if keys else None
-    n = s3.number_input("Top", 3, 20, 8, key="ex_top")
+    n = s3.number_input("Top", 3, 20, key="ex_top")
     if stack == "metadata" and not meta_key:
         st.caption("No requestMetadata in this period.")
     else:
@@ -427,7 +513,7 @@ with open_store() as store:
         )
 
     st.subheader("Grouped table")
-    group_by = st.multiselect("Group by", [*dims, "metadata"], default=["model"], key="ex_group")
+    group_by = st.multiselect("Group by", STACK_CHOICES, key="ex_group")
     with_time = st.toggle(f"Split by {f.granularity}", key="ex_group_time")
     if "metadata" in group_by and not meta_key:
         st.caption("Grouping by metadata needs a requestMetadata key in this period.")
@@ -461,8 +547,9 @@ with open_store() as store:
 
     st.subheader("Invocations")
     pages = max(1, -(-total_rows // 100))
+    st.session_state["ex_page"] = min(int(st.session_state.get("ex_page", 1)), pages)
     page = st.number_input(
-        f"Page (of {pages:,}; 100 per page, newest first)", 1, pages, 1, key="ex_page"
+        f"Page (of {pages:,}; 100 per page, newest first)", 1, pages, key="ex_page"
     )
     st.dataframe(
         explorer.detail_page(store, f, page=int(page) - 1), hide_index=True, width="stretch"

@@ -8,8 +8,9 @@ from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam import live
 from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, report
 from bedrock_explorer.iam.evaluator import Policy, load_document
-from pages._common import admin_only, open_store, show_iam_report, sidebar
+from pages._common import admin_only, open_store, show_iam_report, sidebar, through_the_app
 
+through_the_app()  # a bookmark opened first on a fresh server
 st.title("IAM Policy Checker")
 st.caption(
     "Checks, before the first sync fails, that a role may read the Bedrock invocation logs. "

@@ -20,7 +20,16 @@ from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, Sou
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync_schedule import SCHEDULES, next_run
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, ConnectionReport, check_connection
-from pages._common import actor, admin_only, is_admin, jobs, open_store, show_iam_report, sidebar
+from pages._common import (
+    actor,
+    admin_only,
+    is_admin,
+    jobs,
+    open_store,
+    show_iam_report,
+    sidebar,
+    through_the_app,
+)
 
 STEPS = ("Enable model invocation logs", "IAM permissions", "Set up", "Verify")
 MARKS = {PASS: "✔", WARN: "⚠", FAIL: "✖", SKIP: "–"}
@@ -536,6 +545,7 @@ def edit_state(integ: Any) -> dict[str, Any]:
     }
 
 
+through_the_app()  # a bookmark opened first on a fresh server
 st.title("Integrations")
 with open_store() as store:
     sidebar(store)

@@ -168,7 +168,18 @@ def test_filters_round_trip_through_the_url() -> None:
     )
     assert Filters.from_params(f.to_params(), whole()) == f
     junk = {"from": "2026-13-45", "granularity": "decade", "tz": "Mars/Olympus"}
-    assert Filters.from_params(junk, whole()) == whole()
+    problems: list[str] = []
+    assert Filters.from_params(junk, whole(), problems) == whole()
+    assert [p.split(":")[0] for p in problems] == ["from", "tz", "granularity"]
+
+
+def test_a_preset_in_a_link_stays_relative() -> None:
+    f = Filters(date(2026, 11, 2), date(2026, 12, 1), models=("m",))
+    params = f.to_params("last 30 days")
+    assert params == {"period": "last-30-days", "models": ["m"]}  # no dates to freeze
+    later = Filters.from_params(params, whole(), today=date(2027, 1, 31))
+    assert (later.start, later.end, later.models) == (date(2027, 1, 2), date(2027, 1, 31), ("m",))
+    assert Filters.from_params(f.to_params(), whole()) == f  # a custom range keeps its dates
 
 
 def test_presets() -> None:

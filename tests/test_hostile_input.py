@@ -16,8 +16,10 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import boto3
 import duckdb
@@ -599,20 +601,25 @@ def test_14_the_autolink_model_finds_what_remark_would_link() -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "kept"),
     [
-        {"to": "9999-12-31"},
-        {"from": "0001-01-01", "tz": "Asia/Tokyo"},
-        {"tz": "posixrules"},
-        {"tz": "localtime"},
-        {"from": "yesterday"},
+        ({"to": "9999-12-31"}, {}),
+        ({"from": "0001-01-01", "tz": "Asia/Tokyo"}, {"tz": "Asia/Tokyo"}),  # the zone holds
+        ({"tz": "posixrules", "granularity": "week"}, {"granularity": "week"}),
+        ({"tz": "localtime", "models": "m1"}, {"models": ("m1",)}),
+        ({"from": "yesterday"}, {}),
+        ({"granularity": "fortnight", "tz": "Asia/Tokyo"}, {"tz": "Asia/Tokyo"}),
+        ({"period": "last-fortnight", "regions": ["eu-west-1"]}, {"regions": ("eu-west-1",)}),
+        ({"from": "2026-11-20", "to": "2026-11-02", "tz": "Europe/Paris"}, {"tz": "Europe/Paris"}),
     ],
 )
-def test_15_a_bad_link_keeps_the_defaults_and_says_why(params: dict[str, str]) -> None:
+def test_15_a_bad_part_of_a_link_falls_back_alone_and_says_why(
+    params: dict[str, Any], kept: dict[str, Any]
+) -> None:
     default = Filters(datetime(2026, 11, 1).date(), datetime(2026, 11, 30).date())
     problems: list[str] = []
-    assert Filters.from_params(params, default, problems) == default
-    assert len(problems) == 1 and "Traceback" not in problems[0]
+    assert Filters.from_params(params, default, problems) == replace(default, **kept)
+    assert len(problems) == 1 and "Traceback" not in problems[0], problems
 
 
 def _cli(*args: str, db: Path) -> subprocess.CompletedProcess[str]:

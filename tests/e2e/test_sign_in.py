@@ -106,9 +106,11 @@ def _buttons(pg) -> set[str]:  # type: ignore[no-untyped-def]
 def test_admins_viewers_outsiders_and_sign_out(team: Servers, page) -> None:  # type: ignore[no-untyped-def]
     browser = page.context.browser
 
-    # -- nobody signed in: only the sign-in screen, no spend
-    page.goto(team.app_url)
+    # -- nobody signed in: only the sign-in screen, no spend; also for a bookmark to a page
+    # opened first on the fresh server (Streamlit would run that page file on its own)
+    page.goto(f"{team.app_url}/integrations")
     settle(page)
+    assert page.get_by_text("team-logs").count() == 0
     page.get_by_role("button", name="Sign in", exact=True).wait_for()
     assert page.locator("[data-testid=stMetric]").count() == 0
 
