@@ -88,9 +88,49 @@ def read_view() -> dict[str, Any]:
 def init_widgets(current: Filters, view: dict[str, Any], problems: list[str]) -> None:
     """Widget state from the view when the view says something the widgets did not write (a
     link, a bookmark) or when Streamlit has dropped the widgets' state (it does so for widgets
-    a page did not draw: every return from another page). Otherwise the widgets keep theirs."""
-    if st.session_state.get("ex_written") == view and "ex_preset" in st.session_state:
-        return
+    a page did not draw: every return from another page, and the layout widgets after a run
+    that stopped early for want of data). Otherwise the widgets keep theirs: a value set here
+    over a widget the user just changed would swallow the change."""
+    fresh = st.session_state.get("ex_written") != view or "ex_preset" not in st.session_state
+    if fresh:
+        _init_filters(current, view)
+    state = st.session_state
+
+    def missing(key: str) -> bool:
+        return fresh or key not in state
+
+    # the layout: each part checked on its own, like the filters
+    if missing("ex_stack"):
+        stack = str(view.get("stack") or "model")
+        if stack not in STACK_CHOICES:
+            problems.append(f"stack: {stack[:30]!r} is not one of {', '.join(STACK_CHOICES)}")
+            stack = "model"
+        state["ex_stack"] = stack
+    if missing("ex_top"):
+        top = str(view.get("top") or "8")
+        if not top.isdigit() or not 3 <= int(top) <= 20:
+            problems.append(f"top: {top[:10]!r} is not a whole number from 3 to 20")
+            top = "8"
+        state["ex_top"] = int(top)
+    if missing("ex_group"):
+        groups = [g for g in view.get("group") or ["model"] if g != "-"]
+        bad = [g for g in groups if g not in STACK_CHOICES]
+        if bad:
+            problems.append(f"group: {', '.join(repr(g[:30]) for g in bad)} not a dimension")
+        state["ex_group"] = [g for g in groups if g in STACK_CHOICES]
+    if missing("ex_group_time"):
+        state["ex_group_time"] = view.get("split") == "1"
+    if missing("ex_page"):
+        page = str(view.get("page") or "1")
+        state["ex_page"] = int(page) if page.isdigit() and int(page) >= 1 else 1
+    if missing("ex_meta_key"):
+        if view.get("key"):
+            state["ex_meta_key"] = str(view["key"])
+        else:
+            state.pop("ex_meta_key", None)
+
+
+def _init_filters(current: Filters, view: dict[str, Any]) -> None:
     today = datetime.now(UTC).date()
     period = str(view.get("period") or "").replace("-", " ")
     st.session_state["ex_preset"] = (
@@ -111,29 +151,6 @@ def init_widgets(current: Filters, view: dict[str, Any], problems: list[str]) ->
     for name in explorer.LIST_FILTERS:
         st.session_state[f"ex_{name}"] = list(getattr(current, name))
     st.session_state["ex_meta"] = [f"{k}={v}" for k, v in current.metadata]
-    # the layout: each part checked on its own, like the filters
-    stack = str(view.get("stack") or "model")
-    if stack not in STACK_CHOICES:
-        problems.append(f"stack: {stack[:30]!r} is not one of {', '.join(STACK_CHOICES)}")
-        stack = "model"
-    st.session_state["ex_stack"] = stack
-    top = str(view.get("top") or "8")
-    if not top.isdigit() or not 3 <= int(top) <= 20:
-        problems.append(f"top: {top[:10]!r} is not a whole number from 3 to 20")
-        top = "8"
-    st.session_state["ex_top"] = int(top)
-    groups = [g for g in view.get("group") or ["model"] if g != "-"]
-    bad = [g for g in groups if g not in STACK_CHOICES]
-    if bad:
-        problems.append(f"group: {', '.join(repr(g[:30]) for g in bad)} not a dimension")
-    st.session_state["ex_group"] = [g for g in groups if g in STACK_CHOICES]
-    st.session_state["ex_group_time"] = view.get("split") == "1"
-    page = str(view.get("page") or "1")
-    st.session_state["ex_page"] = int(page) if page.isdigit() and int(page) >= 1 else 1
-    if view.get("key"):
-        st.session_state["ex_meta_key"] = str(view["key"])
-    else:
-        st.session_state.pop("ex_meta_key", None)
 
 
 def view_params(filters: Filters, preset: str, keys: list[str]) -> dict[str, str | list[str]]:
