@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 import re
+from datetime import date, datetime
+
+import pandas as pd
 
 # CommonMark lets a backslash escape any ASCII punctuation. Escaped are the characters that make
 # links and images (``[ ]``), raw HTML and autolinks (``< >``), emphasis, strike-through and code
@@ -57,3 +61,47 @@ def money(value: float | None, empty: str = "unpriced") -> str:
         return f"${value:,.2f}"
     digits = 2 - math.floor(math.log10(abs(value)))
     return f"${value:.{digits}f}"
+
+
+def table_for_screen(frame: pd.DataFrame) -> pd.DataFrame:
+    """A reference table as a page shows it, every cell as text: blank for what is unknown or
+    does not apply (never ``None``, ``NaN``, ``<NA>`` or ``NaT``), "since always" for a price
+    with no start date (stored as :data:`~bedrock_explorer.pricing.catalog.OPEN_START`), whole
+    numbers with separators, rates without trailing zeros, dates without a midnight time, and
+    headers in words.
+
+    Why text: a blank in a number or date column is shown by the grid as "None" whatever the
+    page does. Exports and the CLI keep the raw frame.
+    """
+    from bedrock_explorer.pricing.catalog import OPEN_START
+
+    shown = pd.DataFrame(
+        {str(c).replace("_", " "): [_cell(v, OPEN_START) for v in frame[c]] for c in frame.columns}
+    )
+    return shown
+
+
+def _cell(value: object, open_start: date) -> str:
+    if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
+        return ""
+    if isinstance(value, datetime):
+        if value.date() == open_start:
+            return "since always"
+        return (
+            value.date().isoformat()
+            if value.time() == datetime.min.time()
+            else f"{value:%Y-%m-%d %H:%M}"
+        )
+    if isinstance(value, date):
+        return "since always" if value == open_start else value.isoformat()
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, numbers.Integral):
+        return f"{int(value):,}"
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        if number.is_integer() and abs(number) >= 1000:
+            return f"{int(number):,}"
+        text = f"{number:.8f}".rstrip("0").rstrip(".")
+        return f"{number:.3g}" if text in ("0", "-0") and number else text  # never a false 0
+    return str(value)

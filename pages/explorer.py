@@ -18,7 +18,7 @@ import streamlit as st
 
 from bedrock_explorer import demo, explorer, export, queries
 from bedrock_explorer.config import resolve_db_path
-from bedrock_explorer.display import chart_text, md, money
+from bedrock_explorer.display import chart_text, md, money, table_for_screen
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
@@ -298,11 +298,13 @@ def prices_section(store: Store) -> None:
         unpriced = queries.unpriced_models(store)
         if not unpriced.empty:
             st.markdown("**Unpriced models** — usage with no known price, never counted as $0")
-            st.dataframe(unpriced, hide_index=True, width="stretch")
+            st.dataframe(table_for_screen(unpriced), hide_index=True, width="stretch")
         st.markdown("**Prices used** — per 1M tokens (images: per image), with their source")
-        st.dataframe(queries.price_list(store), hide_index=True, width="stretch")
+        prices = table_for_screen(queries.price_list(store))
+        st.dataframe(prices, hide_index=True, width="stretch")
         st.markdown("**Models seen** — the raw model id as logged, base model and routing derived")
-        st.dataframe(queries.usage_by_model(store), hide_index=True, width="stretch")
+        models = table_for_screen(queries.usage_by_model(store))
+        st.dataframe(models, hide_index=True, width="stretch")
         if is_admin():
             price_list_refresh(store)
 
