@@ -62,14 +62,16 @@ def test_a_consumer_that_stops_early_stops_the_producer() -> None:
             yield n
             n += 1
 
-    before = threading.active_count()
+    # Threads this test started (not a count: another test's thread may end meanwhile).
+    before = set(threading.enumerate())
     for group in arrived(endless(), lambda _: 1, budget=5):
         assert group
+        assert set(threading.enumerate()) - before, "the producer runs in a thread"
         break
     deadline = time.monotonic() + 2
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while set(threading.enumerate()) - before and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert threading.active_count() == before
+    assert not set(threading.enumerate()) - before, "the producer thread is still running"
     assert len(produced) < 20  # the budget held it back
 
 
