@@ -575,14 +575,16 @@ def test_14_chart_labels_carry_no_plotly_markup() -> None:
     )
 
 
-def test_14_a_hostile_integration_name_on_the_page_is_escaped(store: Store, db_path: Path) -> None:
+def test_14_a_hostile_integration_name_on_the_page_is_escaped(
+    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from streamlit.testing.v1 import AppTest
 
     name = "![x](http://127.0.0.1:9/beacon.png)"
     store.add_integration(name, "local", {"paths": ["/nowhere"]})
     store.close()
     at = AppTest.from_file(str(ROOT / "pages" / "integrations.py"), default_timeout=60)
-    os.environ["BEDROCK_EXPLORER_DB"] = str(db_path)
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(db_path))  # not left for the next test
     at.run()
     assert not at.exception
     sources = [m.value for m in at.markdown]
