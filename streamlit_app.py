@@ -1,7 +1,7 @@
 """Bedrock Explorer dashboard: ``streamlit run streamlit_app.py``.
 
-Only navigation and the shared sidebar live here; each page is a thin file in ``pages/`` that calls
-``bedrock_explorer``.
+Only the sign-in gate, the navigation (by role) and the signed-in box live here; each page is a
+thin file in ``pages/`` that calls ``bedrock_explorer``.
 """
 
 import streamlit as st
