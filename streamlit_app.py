@@ -24,5 +24,5 @@ if who.role is Role.ADMIN:  # it reads roles from AWS with the host's credential
         st.Page("pages/iam_checker.py", title="IAM Policy Checker", icon=":material/policy:")
     )
 navigation = st.navigation(pages)
-signed_in_box()  # after the page list, which takes the top of the sidebar
+signed_in_box(who)  # after the page list, which takes the top of the sidebar
 navigation.run()

@@ -75,14 +75,13 @@ def table_for_screen(frame: pd.DataFrame) -> pd.DataFrame:
     """
     from bedrock_explorer.pricing.catalog import OPEN_START
 
-    shown = pd.DataFrame(
+    return pd.DataFrame(
         {str(c).replace("_", " "): [_cell(v, OPEN_START) for v in frame[c]] for c in frame.columns}
     )
-    return shown
 
 
 def _cell(value: object, open_start: date) -> str:
-    if value is None or value is pd.NaT or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
+    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
         return ""
     if isinstance(value, datetime):
         if value.date() == open_start:

@@ -194,30 +194,29 @@ class Filters:
             values = value if isinstance(value, list) else [value]
             return tuple(v for v in values if v)
 
+        def note(problem: str) -> None:
+            if problems is not None:
+                problems.append(problem)
+
         def day(name: str, fallback: date) -> date:
             if params.get(name) is None:
                 return fallback
             try:
                 return date.fromisoformat(str(params.get(name)))
             except (TypeError, ValueError):
-                if problems is not None:
-                    problems.append(f"{name}: not a date (YYYY-MM-DD)")
+                note(f"{name}: not a date (YYYY-MM-DD)")
                 return fallback
 
         meta = tuple(
             (k, v) for k, _, v in (m.partition("=") for m in many("meta")) if k and _ == "="
         )
 
-        def note(problem: str) -> None:
-            if problems is not None:
-                problems.append(problem)
-
         # Each part stands on its own: one bad part falls back alone, the rest of the link holds.
         start, end = day("from", default.start), day("to", default.end)
         period = params.get("period")
         if period is not None:
-            name = str(period).replace("-", " ")
-            if name in PRESETS:
+            name = preset_in_link(period)
+            if name is not None:
                 start, end = preset(name, today or datetime.now(UTC).date())
             else:
                 note(f"period: {str(period)[:40]!r} is not one of {', '.join(PRESETS)}")
@@ -266,6 +265,13 @@ def preset(name: str, today: date) -> tuple[date, date]:
 
 
 PRESETS = ("last 7 days", "last 30 days", "last 90 days", "month to date", "last month")
+
+
+def preset_in_link(value: object) -> str | None:
+    """The preset a link's ``period`` names (``last-30-days``, as :meth:`Filters.to_params`
+    writes it), or ``None``."""
+    name = str(value or "").replace("-", " ")
+    return name if name in PRESETS else None
 
 
 def default_filters(today: date | None = None) -> Filters:

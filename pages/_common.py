@@ -180,11 +180,11 @@ def sign_in_gate() -> Actor:
     return who
 
 
-def signed_in_box() -> None:
-    """The signed-in user and Sign out, in the sidebar (nothing without sign-in)."""
+def signed_in_box(who: Actor) -> None:
+    """The signed-in user (as the gate let them in) and Sign out, in the sidebar; nothing
+    without sign-in."""
     if not sign_in_on():
         return
-    who = actor()
     with st.sidebar:
         st.markdown(f"Signed in as **{md(who.name)}** ({who.role})")
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):

@@ -65,9 +65,10 @@ def change(value: float | None) -> str | None:
     return None if value is None else f"{value:+.1%} vs previous period"
 
 
-#: What a chart can be stacked by and a table grouped by.
-DIMS = [d for d in explorer.DIMENSIONS if d != "metadata"]
-STACK_CHOICES = [*DIMS, "metadata"]
+#: What a chart can be stacked by and a table grouped by (metadata last), and the defaults a
+#: link leaves out.
+STACK_CHOICES = [*(d for d in explorer.DIMENSIONS if d != "metadata"), "metadata"]
+DEFAULT_STACK, DEFAULT_TOP, DEFAULT_GROUP = "model", 8, ["model"]
 LISTED = (*explorer.LIST_FILTERS, "meta", "group")
 VIEW_PARAMS = (
     "period", "from", "to", "tz", "granularity", *LISTED, "stack", "key", "top", "split", "page",
@@ -101,19 +102,19 @@ def init_widgets(current: Filters, view: dict[str, Any], problems: list[str]) ->
 
     # the layout: each part checked on its own, like the filters
     if missing("ex_stack"):
-        stack = str(view.get("stack") or "model")
+        stack = str(view.get("stack") or DEFAULT_STACK)
         if stack not in STACK_CHOICES:
             problems.append(f"stack: {stack[:30]!r} is not one of {', '.join(STACK_CHOICES)}")
-            stack = "model"
+            stack = DEFAULT_STACK
         state["ex_stack"] = stack
     if missing("ex_top"):
-        top = str(view.get("top") or "8")
+        top = str(view.get("top") or DEFAULT_TOP)
         if not top.isdigit() or not 3 <= int(top) <= 20:
             problems.append(f"top: {top[:10]!r} is not a whole number from 3 to 20")
-            top = "8"
+            top = str(DEFAULT_TOP)
         state["ex_top"] = int(top)
     if missing("ex_group"):
-        groups = [g for g in view.get("group") or ["model"] if g != "-"]
+        groups = [g for g in view.get("group") or DEFAULT_GROUP if g != "-"]
         bad = [g for g in groups if g not in STACK_CHOICES]
         if bad:
             problems.append(f"group: {', '.join(repr(g[:30]) for g in bad)} not a dimension")
@@ -132,10 +133,10 @@ def init_widgets(current: Filters, view: dict[str, Any], problems: list[str]) ->
 
 def _init_filters(current: Filters, view: dict[str, Any]) -> None:
     today = datetime.now(UTC).date()
-    period = str(view.get("period") or "").replace("-", " ")
+    period = explorer.preset_in_link(view.get("period"))
     st.session_state["ex_preset"] = (
         period
-        if period in explorer.PRESETS
+        if period is not None
         else next(
             (
                 p
@@ -158,14 +159,14 @@ def view_params(filters: Filters, preset: str, keys: list[str]) -> dict[str, str
     what differs from the defaults, so a plain view keeps a short link)."""
     params = filters.to_params(preset if preset != CUSTOM else None)
     state = st.session_state
-    if state.get("ex_stack", "model") != "model":
+    if state.get("ex_stack", DEFAULT_STACK) != DEFAULT_STACK:
         params["stack"] = str(state["ex_stack"])
     if state.get("ex_meta_key") and keys and state["ex_meta_key"] != keys[0]:
         params["key"] = str(state["ex_meta_key"])  # the first key is the default
-    if int(state.get("ex_top", 8)) != 8:
+    if int(state.get("ex_top", DEFAULT_TOP)) != DEFAULT_TOP:
         params["top"] = str(int(state["ex_top"]))
-    group = list(state.get("ex_group", ["model"]))
-    if group != ["model"]:
+    group = list(state.get("ex_group", DEFAULT_GROUP))
+    if group != DEFAULT_GROUP:
         params["group"] = group or ["-"]
     if state.get("ex_group_time"):
         params["split"] = "1"
@@ -461,7 +462,6 @@ with open_store() as store:
     figures = st.container()
     st.subheader("Cost over time")
     s1, s2, s3 = st.columns([2, 2, 1])
-    dims = DIMS
     stack = s1.selectbox("Stacked by", STACK_CHOICES, key="ex_stack")
     if st.session_state.get("ex_meta_key") not in keys:  # a key from a link, not in this period
         st.session_state.pop("ex_meta_key", None)

@@ -395,6 +395,7 @@ def show_wizard(store: Store) -> None:
 
 
 def show_list(store: Store) -> None:
+    admin = is_admin()  # once: every card asks
     integrations = store.list_integrations()
     if not integrations:
         st.info(
@@ -403,12 +404,12 @@ def show_list(store: Store) -> None:
             "how to sign in to read it. "
             + (
                 "Add one, or explore first with the demo data."
-                if is_admin()
+                if admin
                 else "An admin of this dashboard adds them; you will see them here."
             ),
             icon=":material/info:",
         )
-        if is_admin() and st.button("Load demo data", icon=":material/science:"):
+        if admin and st.button("Load demo data", icon=":material/science:"):
             with st.spinner("Loading demo data…"):
                 demo.load_demo(store)
             st.rerun()
@@ -462,7 +463,7 @@ def show_list(store: Store) -> None:
                 )
             if integ.is_demo:
                 continue
-            if not is_admin():  # a viewer sees the state, never a control that changes it
+            if not admin:  # a viewer sees the state, never a control that changes it
                 when = next_run(integ, datetime.now(UTC))
                 if when is not None:
                     st.caption(f"Next scheduled sync: {when:%Y-%m-%d %H:%M} UTC")

@@ -292,7 +292,6 @@ def refresh_from_aws(
     store: Store, region: str = DEFAULT_REGION, profile: str | None = None
 ) -> RefreshReport:
     """:func:`refresh` with a Price List client from the default chain (or a named profile)."""
-    store.authorize(audit.PRICES_REFRESHED)  # before the host's credentials are used
     client = aws.client(aws.session(profile), "pricing", API_REGION)
     try:
         return refresh(store, client, region)
@@ -305,7 +304,7 @@ def refresh(store: Store, client: Any, region: str = DEFAULT_REGION) -> RefreshR
     """Read both services' on-demand prices for ``region`` and store them as layer 2."""
     from bedrock_explorer.pricing import book
 
-    store.authorize(audit.PRICES_REFRESHED)
+    store.authorize(audit.PRICES_REFRESHED)  # before the first request to AWS
 
     report = RefreshReport(region)
     offers: list[Offer] = []
