@@ -17,6 +17,7 @@ from typing import Any
 
 from bedrock_explorer import explorer, export
 from bedrock_explorer.cli_output import date_argument, json_default, readable, records
+from bedrock_explorer.dimensions import FILTERABLE
 from bedrock_explorer.display import money
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.store import Store
@@ -91,7 +92,7 @@ def add_parser(sub: Any) -> None:
         "--group-by",
         metavar="DIMS",
         help="comma-separated: "
-        + ", ".join(d.replace(" ", "_") for d in explorer.DIMENSIONS)
+        + ", ".join(d.replace(" ", "_") for d in explorer.GROUP_BY)
         + "; plus one of hour, day, week, month (default: model)",
     )
     p.add_argument("--from", dest="date_from", type=date_argument, metavar="YYYY-MM-DD")
@@ -102,8 +103,8 @@ def add_parser(sub: Any) -> None:
         "--filter",
         action="append",
         metavar="KEY=VALUE",
-        help="integration, account, region, model, service_type, operation, routing, identity, "
-        "session, outcome, tier; any other key is a requestMetadata key (repeatable)",
+        help=", ".join(d.cli_key for d in FILTERABLE)
+        + "; any other key is a requestMetadata key (repeatable)",
     )
     p.add_argument("--meta-key", help="with --group-by metadata: the requestMetadata key")
     p.add_argument("--tz", default="UTC", help="display time zone for days (default UTC)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import calendar
 import functools
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -20,34 +20,25 @@ from zoneinfo import ZoneInfo, available_timezones
 import pandas as pd
 
 from bedrock_explorer import queries
+from bedrock_explorer.dimensions import (
+    BY_FIELD,
+    BY_NAME,
+    DIMENSIONS,
+    FILTERABLE,
+    filter_field,
+)
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR, TIERS
+from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR
 from bedrock_explorer.store import Store
 
 GRANULARITIES = ("hour", "day", "week", "month")
-OUTCOMES = ("success", "guardrail_intervened", "error")
 _META_VAR = "be_meta_key"
 _TZ_VAR = "be_tz"
 
-#: Dimensions a chart can be stacked by or a table grouped by: (where, SQL). ``inv`` dimensions
-#: are invocation columns (summed before pricing), ``model`` ones come from the model dimension,
-#: ``identity`` ones are resolved from the identity ARN after summing.
-DIMENSIONS: dict[str, tuple[str, str]] = {
-    "model": ("model", "coalesce(m.base_model, a.model_id)"),
-    "model id": ("inv", "model_id"),
-    "service type": ("model", "m.service_type"),
-    "routing": ("model", "m.routing"),
-    "provider": ("model", "m.provider"),
-    "integration": ("inv", "integration_id"),
-    "account": ("inv", "account_id"),
-    "region": ("inv", "region"),
-    "operation": ("inv", "operation"),
-    "identity": ("identity", "principal_name"),
-    "session": ("identity", "session_name"),
-    "outcome": ("inv", "outcome"),
-    "tier": ("inv", "performance_tier"),
-    "metadata": ("inv", f"request_metadata[getvariable('{_META_VAR}')]"),
-}
+#: What a chart can be stacked by and a table grouped by: the registry's dimensions, then a
+#: ``requestMetadata`` key (chosen apart, and carried as a session variable).
+GROUP_BY: tuple[str, ...] = (*(d.name for d in DIMENSIONS), "metadata")
+_METADATA_SQL = f"request_metadata[getvariable('{_META_VAR}')]"
 METERS = {
     "input": "input_cost",
     "output": "output_cost",
@@ -64,19 +55,8 @@ _SUMS = [
     "cache_read_at_input",
     "cache_write_at_input",
 ]
-LIST_FILTERS = (
-    "integrations",
-    "accounts",
-    "regions",
-    "models",
-    "service_types",
-    "operations",
-    "routings",
-    "identities",
-    "sessions",
-    "outcomes",
-    "tiers",
-)
+#: The ``Filters`` fields that hold lists of values, in the order the page shows them.
+LIST_FILTERS: tuple[str, ...] = tuple(BY_FIELD)
 
 
 @dataclass(frozen=True)
@@ -282,30 +262,18 @@ def default_filters(today: date | None = None) -> Filters:
 def _where(f: Filters) -> tuple[str, list[Any], str | None, list[Any]]:
     """(invocation filter SQL, its params, model filter SQL, its params)."""
     lo, hi = f.utc_bounds
-    clauses, params = ["ts >= ? AND ts < ?"], [lo, hi]
-    simple = {
-        "accounts": "account_id",
-        "regions": "region",
-        "operations": "operation",
-        "outcomes": "outcome",
-        "tiers": "performance_tier",
-    }
-    for name, column in simple.items():
-        if getattr(f, name):
-            clauses.append(f"list_contains(?, {column})")
-            params.append(list(getattr(f, name)))
-    if f.integrations:
-        clauses.append(
-            "integration_id IN (SELECT id FROM integrations WHERE list_contains(?, name))"
-        )
-        params.append(list(f.integrations))
-    for name, column in (("identities", "principal_name"), ("sessions", "session_name")):
-        if getattr(f, name):
-            clauses.append(
-                f"identity_arn IN (SELECT identity_arn FROM identities "
-                f"WHERE list_contains(?, {column}))"
+    clauses: list[str] = ["ts >= ? AND ts < ?"]
+    params: list[Any] = [lo, hi]
+    model_clauses: list[str] = []
+    model_params: list[Any] = []
+    for dim in FILTERABLE:
+        values = getattr(f, dim.field or "")
+        if values:
+            into, into_params = (
+                (model_clauses, model_params) if dim.scope == "model" else (clauses, params)
             )
-            params.append(list(getattr(f, name)))
+            into.append(dim.filter_sql())
+            into_params.append(list(values))
     # Values of one key are alternatives (team=a or team=b); different keys must all match.
     by_key: dict[str, list[str]] = {}
     for key, value in f.metadata:
@@ -313,15 +281,6 @@ def _where(f: Filters) -> tuple[str, list[Any], str | None, list[Any]]:
     for key, values in by_key.items():
         clauses.append("list_contains(?, request_metadata[?])")
         params.extend([values, key])
-    model_clauses, model_params = [], []
-    for name, column in (
-        ("models", "coalesce(m.base_model, m.model_id)"),
-        ("service_types", "m.service_type"),
-        ("routings", "m.routing"),
-    ):
-        if getattr(f, name):
-            model_clauses.append(f"list_contains(?, {column})")
-            model_params.append(list(getattr(f, name)))
     model_where = " AND ".join(model_clauses) if model_clauses else None
     return " AND ".join(clauses), params, model_where, model_params
 
@@ -390,10 +349,10 @@ def grouped(
         found = _from_memo(memo, key)
         if found is not None:
             return found
-    unknown = [d for d in by if d not in DIMENSIONS]
+    unknown = [d for d in by if d not in GROUP_BY]
     if unknown:
         raise UserFacingError(
-            f"Unknown dimension {unknown[0]!r}", f"use one of {', '.join(DIMENSIONS)}"
+            f"Unknown dimension {unknown[0]!r}", f"use one of {', '.join(GROUP_BY)}"
         )
     if "metadata" in by and not meta_key:
         raise UserFacingError("Grouping by metadata needs a key", "choose a requestMetadata key")
@@ -402,14 +361,16 @@ def grouped(
     if time_bucket:
         dims["bucket"] = _bucket_sql(f)
     for name in by:
-        kind, expr = DIMENSIONS[name]
-        alias = "d_" + name.replace(" ", "_")
-        if kind == "model":
-            model_dims[alias] = expr
-        elif kind == "identity":
+        if name == "metadata":
+            dims["d_metadata"] = _METADATA_SQL
+            continue
+        dim = BY_NAME[name]
+        if dim.scope == "model":
+            model_dims[dim.alias] = dim.group_sql or dim.column
+        elif dim.scope == "identity":  # resolved to names after summing, in _finish
             dims["d_identity_arn"] = "identity_arn"
         else:
-            dims[alias] = expr
+            dims[dim.alias] = dim.group_sql or dim.column
     frame = _grouped_raw(store, f, dims, model_dims, meta_key)
     if time_bucket and f.tz != "UTC":
         frame["bucket"] = _local_buckets(frame["bucket"], f)
@@ -655,36 +616,29 @@ def detail_batches(store: Store, f: Filters, rows: int = 50_000) -> Iterator[pd.
 
 
 def filter_options(store: Store) -> dict[str, list[str]]:
-    """The values each filter can take, from what is stored."""
-    row = store.con.execute(
-        """
-        SELECT list(DISTINCT account_id ORDER BY account_id) FILTER (WHERE account_id IS NOT NULL),
-               list(DISTINCT region ORDER BY region) FILTER (WHERE region IS NOT NULL),
-               list(DISTINCT operation ORDER BY operation) FILTER (WHERE operation IS NOT NULL)
-        FROM invocations
-        """
-    ).fetchall()[0]
-    models = store.con.execute(
-        "SELECT DISTINCT coalesce(base_model, model_id) AS m, service_type, routing FROM model_ids"
-    ).fetchall()
-    identities = store.con.execute(
-        "SELECT list(DISTINCT principal_name ORDER BY principal_name), "
-        "list(DISTINCT session_name ORDER BY session_name) "
-        "FILTER (WHERE session_name IS NOT NULL) FROM identities"
-    ).fetchall()[0]
-    return {
-        "integrations": [i.name for i in store.list_integrations()],
-        "accounts": row[0] or [],
-        "regions": row[1] or [],
-        "operations": row[2] or [],
-        "models": sorted({m[0] for m in models}),
-        "service_types": sorted({m[1] for m in models if m[1]}),
-        "routings": sorted({m[2] for m in models if m[2]}),
-        "identities": [x for x in identities[0] or [] if x],
-        "sessions": identities[1] or [],
-        "outcomes": list(OUTCOMES),
-        "tiers": list(TIERS),
-    }
+    """The values each filter can take: its fixed choices, or what is stored (one query per
+    table the dimensions live in)."""
+    options: dict[str, list[str]] = {}
+    stored = [d for d in FILTERABLE if not d.choices]
+    for scope, table in (
+        ("invocation", "invocations"),
+        ("model", "model_ids m"),
+        ("identity", "identities"),
+        ("integration", "integrations"),
+    ):
+        dims = [d for d in stored if d.scope == scope]
+        if not dims:
+            continue
+        lists = ", ".join(
+            f"list(DISTINCT {d.column} ORDER BY {d.column}) FILTER (WHERE {d.column} IS NOT NULL "
+            f"AND CAST({d.column} AS VARCHAR) <> '')"
+            for d in dims
+        )
+        row = store.con.execute(f"SELECT {lists} FROM {table}").fetchall()[0]
+        for dim, values in zip(dims, row, strict=True):
+            options[dim.field or ""] = list(values or [])
+    options.update({d.field or "": list(d.choices) for d in FILTERABLE if d.choices})
+    return {name: options[name] for name in LIST_FILTERS}
 
 
 def metadata_summary(store: Store, f: Filters, limit: int = 500) -> tuple[list[str], list[str]]:
@@ -733,20 +687,6 @@ def unknown_filter_values(store: Store, f: Filters) -> list[str]:
 
 def filters_from_pairs(base: Filters, pairs: list[str]) -> Filters:
     """``KEY=VALUE`` pairs (CLI ``--filter``) onto filters; an unknown key is a metadata key."""
-    aliases = {
-        "integration": "integrations",
-        "account": "accounts",
-        "region": "regions",
-        "model": "models",
-        "service_type": "service_types",
-        "service": "service_types",
-        "operation": "operations",
-        "routing": "routings",
-        "identity": "identities",
-        "session": "sessions",
-        "outcome": "outcomes",
-        "tier": "tiers",
-    }
     values: dict[str, list[str]] = {name: list(getattr(base, name)) for name in LIST_FILTERS}
     meta = list(base.metadata)
     for pair in pairs:
@@ -758,11 +698,8 @@ def filters_from_pairs(base: Filters, pairs: list[str]) -> Filters:
         key = key.strip()
         if key.startswith("meta."):
             meta.append((key[5:], value))
-        elif key in aliases or key in values:
-            values[aliases.get(key, key)].append(value)
+        elif (name := filter_field(key)) is not None:
+            values[name].append(value)
         else:
             meta.append((key, value))
-    known = {fl.name for fl in fields(Filters)}
-    return replace(
-        base, metadata=tuple(meta), **{k: tuple(v) for k, v in values.items() if k in known}
-    )
+    return replace(base, metadata=tuple(meta), **{k: tuple(v) for k, v in values.items()})

@@ -18,6 +18,7 @@ import streamlit as st
 
 from bedrock_explorer import demo, explorer, export, queries
 from bedrock_explorer.config import resolve_db_path
+from bedrock_explorer.dimensions import BY_FIELD
 from bedrock_explorer.display import chart_text, md, money, table_for_screen
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
@@ -45,19 +46,6 @@ ZONES = (
     "Asia/Singapore",
     "Australia/Sydney",
 )
-LABELS = {
-    "integrations": "Integration",
-    "accounts": "Account",
-    "regions": "Region",
-    "models": "Model",
-    "service_types": "Service type",
-    "operations": "Operation",
-    "routings": "Routing",
-    "identities": "Identity (role or user)",
-    "sessions": "Session",
-    "outcomes": "Outcome",
-    "tiers": "Service tier",
-}
 CUSTOM = "custom"
 
 
@@ -67,7 +55,7 @@ def change(value: float | None) -> str | None:
 
 #: What a chart can be stacked by and a table grouped by (metadata last), and the defaults a
 #: link leaves out.
-STACK_CHOICES = [*(d for d in explorer.DIMENSIONS if d != "metadata"), "metadata"]
+STACK_CHOICES = list(explorer.GROUP_BY)
 DEFAULT_STACK, DEFAULT_TOP, DEFAULT_GROUP = "model", 8, ["model"]
 LISTED = (*explorer.LIST_FILTERS, "meta", "group")
 VIEW_PARAMS = (
@@ -198,7 +186,8 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
         cols = st.columns(3)
         for i, name in enumerate(explorer.LIST_FILTERS):
             values = sorted(set(options[name]) | set(st.session_state.get(f"ex_{name}", [])))
-            chosen[name] = tuple(cols[i % 3].multiselect(LABELS[name], values, key=f"ex_{name}"))
+            label = BY_FIELD[name].label
+            chosen[name] = tuple(cols[i % 3].multiselect(label, values, key=f"ex_{name}"))
         base = Filters(start, end, tz=tz, granularity=gran)
         keys, pairs = explorer.metadata_summary(store, base)
         pairs = sorted(set(pairs) | set(st.session_state.get("ex_meta", [])))
