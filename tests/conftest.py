@@ -13,14 +13,24 @@ from pathlib import Path
 
 import boto3
 import pytest
+import time_machine
 from moto import mock_aws
 
 from bedrock_explorer.store import Store
 from bedrock_explorer.synthetic import RecordSpec, make_line
+from tests.clock import NOW
 from tests.iam_samples import CLASSIC, TRUST
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PUBLIC_RECORDS = FIXTURES / "invocation-logs-public.jsonl"
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Iterator[None]:
+    """Every in-process test runs at :data:`tests.clock.NOW` (see there why). The end-to-end
+    tests override this: their server is another process, on the real clock."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture

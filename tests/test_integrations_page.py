@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +16,12 @@ from bedrock_explorer import aws
 from bedrock_explorer.iam.checker import LogGroupTarget, fix_policy_cloudwatch
 from bedrock_explorer.store import Store
 from tests.aws_seed import LOG_GROUP, make_records, seed_log_group
+from tests.clock import NOW
 from tests.iam_samples import CLASSIC, GROUP_ARN, TRUST
 from tests.test_sync import faulty_session
 
 APP = str(Path(__file__).resolve().parent.parent / "streamlit_app.py")
 ROLE_ARN = "arn:aws:iam::123456789012:role/BedrockExplorerRead"
-NOW = datetime.now(UTC)
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import itertools
 import json
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -27,8 +27,8 @@ from bedrock_explorer.sources.settings import Auth, SourceSettings
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync import default_session, sync_integration
 from tests.aws_seed import LOG_GROUP, Seeded, make_records, seed_bucket, seed_log_group
+from tests.clock import NOW
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 BUCKET = "bedrock-logs-archive"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +15,8 @@ from bedrock_explorer.sources.settings import Auth, SourceSettings
 from bedrock_explorer.store import Store
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, check_connection
 from tests.aws_seed import LOG_GROUP, make_records, seed_bucket, seed_log_group
+from tests.clock import NOW
 
-NOW = datetime.now(UTC)
 BUCKET = "bedrock-logs-archive"
 
 

@@ -41,6 +41,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Iterator[None]:
+    """Not frozen here: the dashboard under test is another process, on the real clock, so the
+    data these tests seed is placed relative to the real now."""
+    yield
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
