@@ -6,25 +6,16 @@ script parsing ``--json`` or a cron mail reading a table sees one style.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from tqdm import tqdm
 
 from bedrock_explorer.display import money
 from bedrock_explorer.ingest import Progress
-
-
-def date_argument(text: str) -> date:
-    """An argparse type for ``YYYY-MM-DD``, refusing anything else with that hint."""
-    try:
-        return datetime.strptime(text, "%Y-%m-%d").date()
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from err
 
 
 class Bar:
@@ -64,7 +55,7 @@ class Bar:
 def json_default(value: object) -> object:
     if isinstance(value, (datetime, date, pd.Timestamp)):
         return value.isoformat()
-    if pd.isna(value):  # type: ignore[arg-type]
+    if pd.isna(cast(Any, value)):
         return None
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
@@ -76,7 +67,7 @@ def print_json(data: Any) -> None:
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return [
         {
-            k: (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v)
+            str(k): (None if (not isinstance(v, (list, dict)) and pd.isna(v)) else v)
             for k, v in row.items()
         }
         for row in frame.to_dict(orient="records")

@@ -16,8 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bedrock_explorer import explorer, export
-from bedrock_explorer.cli_output import date_argument, json_default, readable, records
-from bedrock_explorer.dimensions import FILTERABLE
+from bedrock_explorer.cli_output import json_default, readable, records
 from bedrock_explorer.display import money
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.store import Store
@@ -84,31 +83,3 @@ def cmd_report(args: argparse.Namespace, store: Store) -> int:
             if unpriced_calls:
                 print(f"Unpriced: {unpriced_calls:,} invocations have no price", file=out)
     return 0
-
-
-def add_parser(sub: Any) -> None:
-    p = sub.add_parser("report", help="cost grouped by model, day, identity … (CSV, JSON, table)")
-    p.add_argument(
-        "--group-by",
-        metavar="DIMS",
-        help="comma-separated: "
-        + ", ".join(d.replace(" ", "_") for d in explorer.GROUP_BY)
-        + "; plus one of hour, day, week, month (default: model)",
-    )
-    p.add_argument("--from", dest="date_from", type=date_argument, metavar="YYYY-MM-DD")
-    p.add_argument(
-        "--to", dest="date_to", type=date_argument, metavar="YYYY-MM-DD", help="inclusive"
-    )
-    p.add_argument(
-        "--filter",
-        action="append",
-        metavar="KEY=VALUE",
-        help=", ".join(d.cli_key for d in FILTERABLE)
-        + "; any other key is a requestMetadata key (repeatable)",
-    )
-    p.add_argument("--meta-key", help="with --group-by metadata: the requestMetadata key")
-    p.add_argument("--tz", default="UTC", help="display time zone for days (default UTC)")
-    p.add_argument("--format", choices=("csv", "json", "table"), default="csv")
-    p.add_argument("--detail", action="store_true", help="every invocation instead (CSV)")
-    p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
-    p.set_defaults(func=cmd_report)

@@ -10,15 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any
 
 import boto3
 
-from bedrock_explorer.cli_output import Bar, date_argument, emit, print_json, records
+from bedrock_explorer.cli_output import Bar, emit, print_json, records
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.integration_list import integrations_frame, source_label
 from bedrock_explorer.sources.settings import (
-    DEFAULT_FIRST_SYNC_DAYS,
     Auth,
     SourceSettings,
     shown_config,
@@ -129,13 +127,14 @@ def cmd_list(args: argparse.Namespace, store: Store) -> int:
 
 def cmd_show(args: argparse.Namespace, store: Store) -> int:
     integ = store.get_integration(args.name)
-    row = integrations_frame(store).set_index("integration").loc[integ.name]
+    frame = integrations_frame(store)
+    row = frame[frame["integration"] == integ.name]
     data = {
         "integration": integ.name,
         "kind": integ.kind,
         "source": source_label(integ.kind, integ.config),
         "config": shown_config(integ.config),
-        **{k: v for k, v in records(row.to_frame().T)[0].items()},
+        **records(row)[0],
         "checkpoints": len(store.checkpoints(integ.id)),
     }
     if args.json:
@@ -220,63 +219,3 @@ def cmd_sync(args: argparse.Namespace, store: Store) -> int:
     if args.json:
         print_json(summaries)
     return 1 if failed else 0
-
-
-def add_parsers(sub: Any) -> None:
-    """Register ``integrations …`` and ``sync`` on the main parser."""
-    integrations = sub.add_parser("integrations", help="where logs come from: add, list, test …")
-    isub = integrations.add_subparsers(dest="integrations_command", required=True, metavar="ACTION")
-
-    p = isub.add_parser("add", help="add a CloudWatch Logs, S3 or local-folder integration")
-    p.add_argument("name", help="a short descriptive name, e.g. 'prod us-east-1'")
-    where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--log-group", help="the CloudWatch Logs log group Bedrock writes to")
-    where.add_argument("--bucket", help="the S3 bucket Bedrock delivers logs to")
-    where.add_argument("--path", action="append", help="a local folder or file (repeatable)")
-    p.add_argument("--prefix", help="with --bucket: the key prefix before AWSLogs/")
-    p.add_argument("--region", help="the AWS region of the logs (default: the profile's)")
-    p.add_argument("--profile", help="a named AWS profile (default: the default credential chain)")
-    p.add_argument("--role-arn", help="a role to assume (cross-account access)")
-    p.add_argument("--external-id", help="with --role-arn: the external id the role requires")
-    p.add_argument("--session-name", help="with --role-arn: the role session name")
-    p.add_argument(
-        "--first-sync-days",
-        type=int,
-        default=DEFAULT_FIRST_SYNC_DAYS,
-        help=f"how far back the first sync reaches (default {DEFAULT_FIRST_SYNC_DAYS} days)",
-    )
-    p.add_argument("--skip-test", action="store_true", help="save without the connection test")
-    p.add_argument("--json", action="store_true", help="print as JSON")
-    p.set_defaults(func=cmd_add)
-
-    p = isub.add_parser("list", help="integrations with status, volume and last sync")
-    p.add_argument("--json", action="store_true", help="print as JSON")
-    p.set_defaults(func=cmd_list)
-
-    p = isub.add_parser("show", help="one integration in detail")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true", help="print as JSON")
-    p.set_defaults(func=cmd_show)
-
-    p = isub.add_parser("test", help="the connection test: credentials, logging, source, sample")
-    p.add_argument("name")
-    p.add_argument("--json", action="store_true", help="print as JSON")
-    p.set_defaults(func=cmd_test)
-
-    p = isub.add_parser("remove", help="delete an integration and its stored invocations")
-    p.add_argument("name")
-    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--json", action="store_true", help="print as JSON")
-    p.set_defaults(func=cmd_remove)
-
-    p = sub.add_parser("sync", help="fetch new invocation logs (CloudWatch Logs, S3, folders)")
-    p.add_argument("names", nargs="*", metavar="NAME", help="integrations to sync")
-    p.add_argument("--all", action="store_true", help="every integration except demo data")
-    p.add_argument(
-        "--since",
-        type=date_argument,
-        metavar="YYYY-MM-DD",
-        help="re-read from this date (nothing already stored is stored twice)",
-    )
-    p.add_argument("--json", action="store_true", help="print the summaries as JSON")
-    p.set_defaults(func=cmd_sync)

@@ -20,14 +20,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from bedrock_explorer import audit
+from bedrock_explorer.defaults import DEMO_DAYS, DEMO_SEED
 from bedrock_explorer.ingest import ImportSummary, ProgressCallback, _no_progress, write_batches
 from bedrock_explorer.raw import RawBatch
 from bedrock_explorer.store import Store
 from bedrock_explorer.synthetic import RecordSpec, make_line
 
-DEFAULT_DAYS = 90
+DEFAULT_DAYS = DEMO_DAYS
 DEMO_DECLINED_SETTING = "demo.removed_by_user"
-DEFAULT_SEED = 20260101
+DEFAULT_SEED = DEMO_SEED
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from bedrock_explorer.records import TIERS
+from bedrock_explorer.tiers import TIERS
 
 #: Where a dimension's value lives: an ``invocations`` column, the ``model_ids`` dimension (the
 #: base model, routing, service type of a raw model id), the ``identities`` table (the role or
@@ -24,6 +24,8 @@ from bedrock_explorer.records import TIERS
 Scope = Literal["invocation", "model", "identity", "integration"]
 
 OUTCOMES = ("success", "guardrail_intervened", "error")
+#: The time buckets of charts and grouped tables.
+GRANULARITIES = ("hour", "day", "week", "month")
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,9 @@ DIMENSIONS: tuple[Dimension, ...] = (
     Dimension("tier", "Service tier", "invocation", "performance_tier", "tiers", choices=TIERS),
 )
 
+#: What a chart can be stacked by and a table grouped by: the dimensions, then a
+#: ``requestMetadata`` key (chosen apart).
+GROUP_BY: tuple[str, ...] = (*(d.name for d in DIMENSIONS), "metadata")
 BY_NAME: dict[str, Dimension] = {d.name: d for d in DIMENSIONS}
 #: The dimensions one can filter on, in the order the page shows them.
 FILTERABLE: tuple[Dimension, ...] = tuple(d for d in DIMENSIONS if d.field)

@@ -14,6 +14,7 @@ import math
 import numbers
 import re
 from datetime import date, datetime
+from typing import Any, cast
 
 import pandas as pd
 
@@ -81,7 +82,7 @@ def table_for_screen(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell(value: object, open_start: date) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):  # type: ignore[arg-type]
+    if value is None or (not isinstance(value, str) and pd.isna(cast(Any, value))):
         return ""
     if isinstance(value, datetime):
         if value.date() == open_start:

@@ -23,21 +23,18 @@ from bedrock_explorer import queries
 from bedrock_explorer.dimensions import (
     BY_FIELD,
     BY_NAME,
-    DIMENSIONS,
     FILTERABLE,
+    GRANULARITIES,
+    GROUP_BY,
     filter_field,
 )
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR
 from bedrock_explorer.store import Store
 
-GRANULARITIES = ("hour", "day", "week", "month")
 _META_VAR = "be_meta_key"
 _TZ_VAR = "be_tz"
 
-#: What a chart can be stacked by and a table grouped by: the registry's dimensions, then a
-#: ``requestMetadata`` key (chosen apart, and carried as a session variable).
-GROUP_BY: tuple[str, ...] = (*(d.name for d in DIMENSIONS), "metadata")
 _METADATA_SQL = f"request_metadata[getvariable('{_META_VAR}')]"
 METERS = {
     "input": "input_cost",
@@ -702,4 +699,5 @@ def filters_from_pairs(base: Filters, pairs: list[str]) -> Filters:
             values[name].append(value)
         else:
             meta.append((key, value))
-    return replace(base, metadata=tuple(meta), **{k: tuple(v) for k, v in values.items()})
+    lists: dict[str, Any] = {k: tuple(v) for k, v in values.items()}
+    return replace(base, metadata=tuple(meta), **lists)

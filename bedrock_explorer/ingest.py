@@ -256,7 +256,7 @@ def _join(parts: list[RawBatch]) -> RawBatch:
         return parts[0]
     first = parts[0]
     if all(isinstance(p.lines, list) for p in parts):
-        lines: object = [line for p in parts for line in p.lines]  # type: ignore[union-attr]
+        lines: object = [line for p in parts for line in p.lines]
     else:
         chunks = []
         for p in parts:
@@ -289,7 +289,7 @@ def _join(parts: list[RawBatch]) -> RawBatch:
         first.source,
         lines,
         refs=refs,
-        first_line=first.first_line,  # type: ignore[arg-type]
+        first_line=first.first_line,
         checkpoints=checkpoints,
         nbytes=sum(p.nbytes for p in parts),
         problems=[problem for p in parts for problem in p.problems],
@@ -441,14 +441,16 @@ def _import_files(
             check = (
                 _CHECKER.submit(local_files.gzip_sound, group) if compression == "gzip" else None
             )
+
+            def report(part: float, before: int = done, size: int = size) -> None:
+                progress(Progress(before + int(part * size), total, "B", "Importing"))
+
             result = store.write_files(
                 integration.id,
                 [str(f.path) for f in group],
                 compression,
                 {f.checkpoint_key: f.fingerprint for f in group},
-                progress=lambda part, before=done, size=size: progress(
-                    Progress(before + int(part * size), total, "B", "Importing")
-                ),
+                progress=report,
                 sound=None if check is None else check.result,
             )
         if result is not None:

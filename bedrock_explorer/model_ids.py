@@ -27,16 +27,6 @@ ROUTING_PROVISIONED = "provisioned"
 ROUTING_CUSTOM = "custom"
 ROUTING_PROMPT_ROUTER = "prompt_router"
 
-ROUTINGS = (
-    ROUTING_IN_REGION,
-    ROUTING_GEO,
-    ROUTING_GLOBAL,
-    ROUTING_APPLICATION_PROFILE,
-    ROUTING_PROVISIONED,
-    ROUTING_CUSTOM,
-    ROUTING_PROMPT_ROUTER,
-)
-
 #: Geographic prefixes of system-defined cross-region inference profiles. Longest first so that
 #: ``us-gov.`` is not read as ``us.`` + ``gov.…``.
 GEO_PREFIXES = ("us-gov", "apac", "us", "eu", "jp", "au", "ca", "in")

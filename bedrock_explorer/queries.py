@@ -331,10 +331,10 @@ def with_price_status(frame: pd.DataFrame) -> pd.DataFrame:
 def priced_invocations(row: dict[str, object] | pd.Series) -> float:
     """Invocations with a per-token price: the divisor of cost per 1,000 invocations."""
     return float(
-        row["invocations"]  # type: ignore[arg-type]
+        row["invocations"]
         - row["unpriced_invocations"]  # type: ignore[operator]
-        - row["provisioned_invocations"]  # type: ignore[operator]
-        - row["reserved_invocations"]  # type: ignore[operator]
+        - row["provisioned_invocations"]
+        - row["reserved_invocations"]
     )
 
 
@@ -490,26 +490,6 @@ def price_list(store: Store, model_filter: str | None = None) -> pd.DataFrame:
         ORDER BY model_id, region, tier, valid_from
         """,
         {"filter": model_filter},
-    )
-
-
-def daily_tokens_by_model(store: Store, since: datetime | None = None) -> pd.DataFrame:
-    """Per UTC day and base model: invocations and tokens by meter."""
-    return store.query_df(
-        """
-        SELECT date_trunc('day', i.ts) AS day,
-               coalesce(m.base_model, i.model_id) AS model,
-               count(*) AS invocations,
-               sum(i.input_tokens) AS input_tokens,
-               sum(i.output_tokens) AS output_tokens,
-               sum(i.cache_read_tokens) AS cache_read_tokens,
-               sum(i.cache_write_tokens) AS cache_write_tokens
-        FROM invocations i LEFT JOIN model_ids m USING (model_id)
-        WHERE ? IS NULL OR i.ts >= ?
-        GROUP BY ALL
-        ORDER BY day, model
-        """,
-        [since, since],
     )
 
 

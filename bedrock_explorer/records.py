@@ -38,6 +38,14 @@ import numpy as np
 import pyarrow as pa
 
 from bedrock_explorer import model_ids
+from bedrock_explorer.tiers import (  # noqa: F401 - re-exported: the parser's names for them
+    TIER_FLEX,
+    TIER_LATENCY_OPTIMIZED,
+    TIER_PRIORITY,
+    TIER_RESERVED,
+    TIER_STANDARD,
+    TIERS,
+)
 
 _B = "$.output.outputBodyJson"
 _METRICS = '"amazon-bedrock-invocationMetrics"'
@@ -127,14 +135,6 @@ MAX_ID_LENGTH = 2048
 FIRST_YEAR = 1990
 LAST_YEAR = 2100
 
-TIER_STANDARD = "standard"
-TIER_LATENCY_OPTIMIZED = "latency_optimized"
-TIER_FLEX = "flex"
-TIER_PRIORITY = "priority"
-TIER_RESERVED = "reserved"
-#: How a request was served and billed: Bedrock's service tiers (``serviceTier.type``: default,
-#: flex, priority, reserved) and the latency-optimized performance configuration.
-TIERS = (TIER_STANDARD, TIER_LATENCY_OPTIMIZED, TIER_FLEX, TIER_PRIORITY, TIER_RESERVED)
 
 OUTCOME_SUCCESS = "success"
 OUTCOME_GUARDRAIL = "guardrail_intervened"
@@ -247,7 +247,8 @@ def _build_file_parse_sql() -> str:
     def sql_type(node: object) -> str:
         if isinstance(node, str):
             return node
-        fields = ", ".join(f'"{k}" {sql_type(v)}' for k, v in node.items())  # type: ignore[union-attr]
+        assert isinstance(node, dict)  # the tree holds only type names and sub-trees
+        fields = ", ".join(f'"{k}" {sql_type(v)}' for k, v in node.items())
         return f"STRUCT({fields})"
 
     columns = (

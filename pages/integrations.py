@@ -417,7 +417,7 @@ def show_list(store: Store) -> None:
     frame = integrations_frame(store).set_index("integration")
     background = jobs()
     for integ in integrations:
-        row = frame.loc[integ.name]
+        row: dict[Any, Any] = frame.loc[integ.name].to_dict()
         status = status_label(integ)
         with st.container(border=True):
             top = st.columns([4, 2, 2, 2])

@@ -17,12 +17,11 @@ from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.pricing import catalog, points
 from bedrock_explorer.pricing.catalog import LAYER_USER, RateRow
 from bedrock_explorer.pricing.units import Meter, UnitPrice
-from bedrock_explorer.records import TIER_RESERVED, TIER_STANDARD, TIERS
 from bedrock_explorer.store import Store
 from bedrock_explorer.store.transaction import transaction
+from bedrock_explorer.tiers import PRICED_TIERS, TIER_STANDARD
 
 #: Tiers a price can be set for (the reserved tier is billed per capacity, not per token).
-PRICED_TIERS = tuple(t for t in TIERS if t != TIER_RESERVED)
 
 
 # -- rates in the store ---------------------------------------------------------------------------

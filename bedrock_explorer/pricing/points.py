@@ -132,13 +132,19 @@ def load_rates(
         ).fetchall()
     return [
         RateRow(
-            *r[:7],
-            Meter(r[7]),
-            UnitPrice(r[8], r[9]),
-            r[10],
-            r[11],
-            r[12],
-            r[13],
+            layer=r[0],
+            source=r[1],
+            source_url=r[2],
+            as_of=r[3],
+            model_key=r[4],
+            routing_class=r[5],
+            tier=r[6],
+            meter=Meter(r[7]),
+            price=UnitPrice(r[8], r[9]),
+            min_input_tokens=r[10],
+            effective_from=r[11],
+            effective_to=r[12],
+            note=r[13],
             region=r[14],
         )
         for r in found
@@ -578,7 +584,7 @@ def compile_all(con: duckdb.DuckDBPyConnection) -> int:
     rates are current: opening a writable store loaded them (:func:`keep_current`)."""
     with transaction(con):
         keys = [tuple(r) for r in con.execute(_SEEN_KEYS).fetchall()]
-        count = _compile(con, keys, full=True)  # type: ignore[arg-type]
+        count = _compile(con, keys, full=True)
         _set(con, _POINTS_VERSION_SETTING, POINTS_VERSION)
     return count
 
@@ -595,7 +601,7 @@ def compile_new(con: duckdb.DuckDBPyConnection) -> int:
         """
     ).fetchall()
     if keys:
-        _compile(con, [tuple(k) for k in keys], full=False)  # type: ignore[misc]
+        _compile(con, [tuple(k) for k in keys], full=False)
     return len(keys)
 
 

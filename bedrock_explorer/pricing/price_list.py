@@ -36,6 +36,7 @@ from typing import Any
 import botocore.exceptions
 
 from bedrock_explorer import audit, aws, model_ids
+from bedrock_explorer.defaults import PRICE_LIST_REGION
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.pricing import catalog, points
 from bedrock_explorer.pricing.catalog import LAYER_PRICE_LIST, RateRow
@@ -53,7 +54,7 @@ _DEFAULT_SCALE: dict[str, Callable[[Decimal], UnitPrice]] = {
 }
 #: The Price List API answers in us-east-1 (and ap-south-1) whatever region it describes.
 API_REGION = "us-east-1"
-DEFAULT_REGION = "us-east-1"
+DEFAULT_REGION = PRICE_LIST_REGION
 NAME_MAP_SETTING = "pricing.price_list_names"
 #: A matched rate further than this factor from the built-in one is held back for a human.
 _PLAUSIBLE_FACTOR = Decimal(2)

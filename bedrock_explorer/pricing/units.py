@@ -26,14 +26,6 @@ class Meter(StrEnum):
     IMAGE = "image"
 
 
-TOKEN_METERS = (
-    Meter.INPUT,
-    Meter.OUTPUT,
-    Meter.CACHE_READ,
-    Meter.CACHE_WRITE,
-    Meter.CACHE_WRITE_1H,
-)
-
 #: No Bedrock token meter costs more than this per single token ($1,000 per million). A larger
 #: value is a unit mistake (a per-1K or per-1M figure given as per-token), refused on entry.
 _MAX_USD_PER_TOKEN = Decimal("0.001")

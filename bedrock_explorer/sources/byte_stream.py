@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import cast
 
 from isal import igzip, isal_zlib
 
@@ -32,6 +33,9 @@ _INFLATE_STEP = 256 * 1024
 #: Compressed input per call (see :func:`inflate`).
 _INPUT_PIECE = 64 * 1024
 _UTF8_BOM = codecs.BOM_UTF8
+#: ISA-L's inflate error. Its stub declares ``error: Exception`` (an instance), so the class is
+#: named here once, cast to what it is.
+_INFLATE_ERROR = cast("type[Exception]", isal_zlib.error)
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
@@ -91,7 +95,7 @@ def inflate(
                         )
                     try:
                         out = inflater.decompress(data, step)
-                    except isal_zlib.error as err:
+                    except _INFLATE_ERROR as err:
                         raise DamagedInput(_damage_reason(err)) from None
                     started = True
                     if out:
@@ -110,7 +114,7 @@ def inflate(
         if started:
             try:
                 out = inflater.flush()
-            except isal_zlib.error as err:
+            except _INFLATE_ERROR as err:
                 raise DamagedInput(_damage_reason(err)) from None
             if out:
                 parts.append(out)
@@ -134,10 +138,10 @@ def gzip_damage(fileobj: object) -> DamagedInput | None:
     """
     buffer = memoryview(bytearray(READ_BLOCK))
     try:
-        with igzip.IGzipFile(fileobj=fileobj, mode="rb") as reader:  # type: ignore[arg-type]
+        with igzip.IGzipFile(fileobj=fileobj, mode="rb") as reader:
             while reader.readinto(buffer):
                 pass
-    except (OSError, EOFError, isal_zlib.error) as err:
+    except (OSError, EOFError, _INFLATE_ERROR) as err:
         reason = (
             "the gzip data ends early (truncated file)"
             if isinstance(err, EOFError)

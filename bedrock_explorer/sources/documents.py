@@ -98,7 +98,7 @@ class _Builder:
         if self.size > MAX_RECORD_BYTES:
             return self._give_up(f"record larger than {MAX_RECORD_BYTES // 2**20} MB", 0)
         if kind == "map_key":
-            self.keys[-1] = value  # type: ignore[assignment]
+            self.keys[-1] = str(value)  # ijson's map keys are text
             return False
         if not self.stack:
             self.value = value
@@ -184,7 +184,7 @@ def _map_document(events: Iterator[tuple[str, object]], number: int) -> Iterator
         yield Item(f"document {number}", "{}")
         return
     if key in ("events", "searchedLogStreams"):
-        yield from _filter_log_events(events, key)  # type: ignore[arg-type]
+        yield from _filter_log_events(events, key)
         return
     # An ordinary record: build it from its first key on.
     builder = _Builder()

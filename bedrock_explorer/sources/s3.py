@@ -125,8 +125,6 @@ class BucketReader:
         self.prefix = prefix
         self.workers = workers
         self.objects_done = 0
-        self.objects_total = 0
-        self.bytes_done = 0
 
     @property
     def source(self) -> str:
@@ -134,7 +132,6 @@ class BucketReader:
 
     def fetched(self, objects: list[LogObject]) -> Iterator[FetchedObject]:
         """Each object's bytes, in the order fetches finish; at most ~2x workers held at once."""
-        self.objects_total = len(objects)
         if not objects:
             return
         results: queue.Queue[FetchedObject | BaseException] = queue.Queue()
@@ -163,7 +160,6 @@ class BucketReader:
                 if isinstance(item, BaseException):
                     raise item
                 self.objects_done = received + 1
-                self.bytes_done += len(item.body or b"")
                 yield item
         finally:
             stop.set()
