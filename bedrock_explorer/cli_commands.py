@@ -13,7 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from bedrock_explorer import audit, aws, demo, export, queries
+from bedrock_explorer import aws, demo, export, queries
 from bedrock_explorer.cli_output import Bar, emit, print_json, print_table, records
 from bedrock_explorer.cli_parser import METER_OPTIONS
 from bedrock_explorer.errors import UserFacingError
@@ -182,11 +182,8 @@ def cmd_iam_check(args: argparse.Namespace, store: Store | None) -> int:
     else:
         target = BucketTarget(args.bucket, args.prefix or "")
     if args.role:
-        iam = aws.client(aws.session(args.profile), "iam")
-        role = live.read_role(iam, args.role)
-        result = iam_report(role.policies, target, role.boundary)
-        simulator = aws.client(aws.session(args.profile), "iam", attempts=2)
-        simulated = live.simulate(simulator, role.role_arn, result.checks)
+        checked = live.check_role(aws.session(args.profile), args.role, target)
+        role, result, simulated = checked.role, checked.report, checked.simulated
         if not args.json:
             read = ", ".join(f"{p.name} ({p.kind})" for p in role.policies) or "no policies"
             extra = f"; boundary {role.boundary.name}" if role.boundary else ""
@@ -243,7 +240,7 @@ def _read_policy(path: str, kind: str) -> Policy:
 def cmd_audit(args: argparse.Namespace, store: Store) -> int:
     start = datetime.combine(args.date_from, time.min) if args.date_from else None
     end = datetime.combine(args.date_to + timedelta(days=1), time.min) if args.date_to else None
-    frame = audit.trail(store.con, start, end)
+    frame = store.audit_trail(start, end)
     if args.format == "json":
         print_json(records(frame))
     elif args.format == "csv":

@@ -16,6 +16,7 @@ from bedrock_explorer import __version__
 from bedrock_explorer.config import DB_ENV_VAR
 from bedrock_explorer.defaults import DEMO_DAYS, DEMO_SEED, PRICE_LIST_REGION
 from bedrock_explorer.dimensions import FILTERABLE, GROUP_BY
+from bedrock_explorer.sources.registry import SETTINGS as SOURCE_SETTINGS
 from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS
 from bedrock_explorer.tiers import PRICED_TIERS
 
@@ -223,11 +224,17 @@ def _add_source_parsers(sub: Any) -> None:
 
     p = isub.add_parser("add", help="add a CloudWatch Logs, S3 or local-folder integration")
     p.add_argument("name", help="a short descriptive name, e.g. 'prod us-east-1'")
+    # Each kind's fields: its first one says which kind is meant (one of them is required).
     where = p.add_mutually_exclusive_group(required=True)
-    where.add_argument("--log-group", help="the CloudWatch Logs log group Bedrock writes to")
-    where.add_argument("--bucket", help="the S3 bucket Bedrock delivers logs to")
-    where.add_argument("--path", action="append", help="a local folder or file (repeatable)")
-    p.add_argument("--prefix", help="with --bucket: the key prefix before AWSLogs/")
+    for kind in SOURCE_SETTINGS:
+        for i, spec in enumerate(kind.fields):
+            (where if i == 0 else p).add_argument(
+                spec.flag,
+                dest=spec.name,
+                metavar=spec.flag.lstrip("-").replace("-", "_").upper(),
+                action="append" if spec.repeatable else "store",
+                help=spec.help,
+            )
     p.add_argument("--region", help="the AWS region of the logs (default: the profile's)")
     p.add_argument("--profile", help="a named AWS profile (default: the default credential chain)")
     p.add_argument("--role-arn", help="a role to assume (cross-account access)")

@@ -16,11 +16,8 @@ import boto3
 from bedrock_explorer.cli_output import Bar, emit, print_json, records
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.integration_list import integrations_frame, source_label
-from bedrock_explorer.sources.settings import (
-    Auth,
-    SourceSettings,
-    shown_config,
-)
+from bedrock_explorer.sources import registry
+from bedrock_explorer.sources.settings import Auth, RemoteSettings, SourceSettings, shown_config
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync import sync_integration
 from bedrock_explorer.verify import ConnectionReport, check_connection
@@ -42,23 +39,15 @@ def settings_from_args(args: argparse.Namespace) -> SourceSettings:
         auth = Auth("profile", profile=args.profile)
     else:
         auth = Auth()
-    region = args.region or boto3.Session(profile_name=args.profile).region_name
-    if args.log_group:
-        kind = "cloudwatch"
-    elif args.bucket:
-        kind = "s3"
+    # the kind whose first field was given (argparse lets exactly one through)
+    kind = next(k for k in registry.SETTINGS if getattr(args, k.fields[0].name, None))
+    fields = kind.field_values({spec.name: getattr(args, spec.name, None) for spec in kind.fields})
+    settings: SourceSettings
+    if issubclass(kind, RemoteSettings):
+        region = args.region or boto3.Session(profile_name=args.profile).region_name
+        settings = kind(region=region, auth=auth, first_sync_days=args.first_sync_days, **fields)
     else:
-        kind = "local"
-    settings = SourceSettings(
-        kind,
-        region=region if kind != "local" else None,
-        log_group=args.log_group,
-        bucket=args.bucket,
-        prefix=args.prefix or "",
-        paths=tuple(args.path or ()),
-        auth=auth,
-        first_sync_days=args.first_sync_days,
-    )
+        settings = kind(**fields)
     settings.validate()
     return settings
 
@@ -77,7 +66,7 @@ def cmd_add(args: argparse.Namespace, store: Store) -> int:
         raise UserFacingError(
             f"An integration named {args.name!r} already exists", "choose another name"
         )
-    if settings.kind != "local" and not args.skip_test:
+    if settings.remote and not args.skip_test:
         report = check_connection(settings)
         if not args.json:
             print_report(report)
@@ -93,7 +82,8 @@ def cmd_add(args: argparse.Namespace, store: Store) -> int:
     if args.json:
         print_json({"saved": True, "integration": integ.name, "config": shown_config(integ.config)})
     else:
-        print(f"\nSaved {integ.name!r}: {settings.describe()}, {settings.auth.describe()}.")
+        how = f", {settings.auth.describe()}" if isinstance(settings, RemoteSettings) else ""
+        print(f"\nSaved {integ.name!r}: {settings.describe()}{how}.")
         print(f"First sync: python -m bedrock_explorer sync {_quote(integ.name)}")
     return 0
 
@@ -144,20 +134,22 @@ def cmd_show(args: argparse.Namespace, store: Store) -> int:
     for key, value in data.items():
         if key != "config":
             print(f"{key:<{width}}  {'' if value is None else value}")
-    if integ.kind not in ("demo", "local"):
-        auth = SourceSettings.from_config(integ.kind, integ.config).auth
-        print(f"{'authentication':<{width}}  {auth.describe()}")
+    settings = (
+        registry.settings_from_config(integ.kind, integ.config) if integ.kind != "demo" else None
+    )
+    if isinstance(settings, RemoteSettings):
+        print(f"{'authentication':<{width}}  {settings.auth.describe()}")
     return 0
 
 
 def cmd_test(args: argparse.Namespace, store: Store) -> int:
     integ = store.get_integration(args.name)
-    if integ.kind in ("demo", "local"):
+    if not registry.reads_aws(integ.kind):
         raise UserFacingError(
             f"{integ.name!r} reads {integ.kind} data: there is no AWS connection to test",
-            "test a CloudWatch or S3 integration",
+            f"test an integration reading a {registry.AWS_LABELS}",
         )
-    report = check_connection(SourceSettings.from_config(integ.kind, integ.config))
+    report = check_connection(registry.settings_from_config(integ.kind, integ.config))
     if args.json:
         print_json(report.as_dict())
     else:
@@ -167,11 +159,7 @@ def cmd_test(args: argparse.Namespace, store: Store) -> int:
 
 def cmd_remove(args: argparse.Namespace, store: Store) -> int:
     integ = store.get_integration(args.name)
-    count = int(
-        store.con.execute(
-            "SELECT count(*) FROM invocations WHERE integration_id = ?", [integ.id]
-        ).fetchall()[0][0]
-    )
+    count = store.invocation_count(integ.id)
     if not args.yes:
         if not sys.stdin.isatty():
             raise UserFacingError(

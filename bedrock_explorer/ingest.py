@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from bedrock_explorer.errors import UserFacingError, safe_reason
 from bedrock_explorer.raw import MAX_BATCH_BYTES, BatchResult, RawBatch, text_bytes
-from bedrock_explorer.sources import local_files
+from bedrock_explorer.sources.local import reader as local_files
 from bedrock_explorer.store import Integration, Store
 
 T = TypeVar("T")

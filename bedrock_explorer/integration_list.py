@@ -11,14 +11,14 @@ from typing import Any
 import pandas as pd
 
 from bedrock_explorer import queries
-from bedrock_explorer.sources.settings import SourceSettings
+from bedrock_explorer.sources import registry
 from bedrock_explorer.store import Store
 
 
 def source_label(kind: str, config: dict[str, Any]) -> str:
     if kind == "demo":
         return "demo data"
-    return SourceSettings.from_config(kind, config).describe()
+    return registry.settings_from_config(kind, config).describe()
 
 
 def integrations_frame(store: Store) -> pd.DataFrame:

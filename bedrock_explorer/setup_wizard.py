@@ -7,22 +7,18 @@ step's check is testable with moto without a browser. Every function raises
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import botocore.exceptions
 
 from bedrock_explorer import aws
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.iam import live
-from bedrock_explorer.iam.checker import BucketTarget, LogGroupTarget, Report, report
-from bedrock_explorer.sources.settings import Auth, SourceSettings
-from bedrock_explorer.sync import (
-    SessionFactory,
-    close_names,
-    default_session,
-    did_you_mean,
-    log_group_names,
-)
+from bedrock_explorer.iam.checker import Report
+from bedrock_explorer.sources import registry
+from bedrock_explorer.sources.settings import Auth, RemoteSettings, SourceSettings
+from bedrock_explorer.sources.source import SessionFactory
+from bedrock_explorer.sync import default_session
 from bedrock_explorer.verify import LoggingDestinations, logging_destinations
 
 _AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -50,7 +46,7 @@ class IamStep:
 
 
 def check_logging(
-    settings: SourceSettings, factory: SessionFactory = default_session
+    settings: RemoteSettings, factory: SessionFactory = default_session
 ) -> LoggingStep:
     session = factory(settings)
     try:
@@ -75,7 +71,7 @@ def check_logging(
     return LoggingStep(who["Arn"], who["Account"], found)
 
 
-def role_of(settings: SourceSettings, caller_arn: str) -> str | None:
+def role_of(settings: RemoteSettings, caller_arn: str) -> str | None:
     """The IAM role whose policies decide the integration's access (``None`` for a user)."""
     if settings.auth.mode == "role":
         return settings.auth.role_arn
@@ -86,7 +82,7 @@ def role_of(settings: SourceSettings, caller_arn: str) -> str | None:
 
 
 def check_iam(
-    settings: SourceSettings,
+    settings: RemoteSettings,
     account: str,
     caller_arn: str,
     factory: SessionFactory = default_session,
@@ -101,38 +97,17 @@ def check_iam(
             f"The credentials are an IAM user ({caller_arn}), not a role: paste its policies "
             "into the IAM Policy Checker page to check them.",
         )
-    target = target_of(settings, account)
+    target = registry.source(settings.kind).iam_target(settings, account)
+    if target is None:
+        return IamStep(None, None, None, "This source is not in AWS: no permission to check.")
     # Reading a role's policies uses the credentials behind the role (the base profile).
     base = Auth("profile" if settings.auth.profile else "default", profile=settings.auth.profile)
-    session = aws.session_for(base)
-    policies = live.read_role(aws.client(session, "iam"), role)
-    result = report(policies.policies, target, policies.boundary)
-    simulator = aws.client(session, "iam", attempts=2)
-    simulated = live.simulate(simulator, policies.role_arn, result.checks)
-    return IamStep(policies.role_arn, result, simulated)
+    session = factory(replace(settings, auth=base))
+    checked = live.check_role(session, role, target)
+    return IamStep(checked.role.role_arn, checked.report, checked.simulated)
 
 
-def target_of(settings: SourceSettings, account: str) -> LogGroupTarget | BucketTarget:
-    if settings.kind == "s3":
-        return BucketTarget(settings.bucket or "", settings.prefix)
-    arn = f"arn:aws:logs:{settings.region}:{account}:log-group:{settings.log_group}"
-    return LogGroupTarget.from_arn(arn)
-
-
-def log_groups(settings: SourceSettings, factory: SessionFactory = default_session) -> list[str]:
-    """The account's log groups in the region, for the picker (empty if they cannot be listed)."""
-    return log_group_names(settings, factory)
-
-
-def check_log_group_name(settings: SourceSettings, known: list[str]) -> None:
-    """Catch a typo before saving: the name must be one of the account's log groups."""
-    name = settings.log_group or ""
-    if not known or name in known:
-        return
-    close = close_names(name, known)
-    fix = (
-        did_you_mean(close)
-        if close
-        else "pick one of the account's log groups, or check the region"
-    )
-    raise UserFacingError(f"There is no log group {name!r} in {settings.region}", fix)
+def known_values(settings: SourceSettings, factory: SessionFactory = default_session) -> list[str]:
+    """What the kind's first field can be in the account, for the wizard's picker (a
+    CloudWatch log group's name; empty when they cannot be listed)."""
+    return registry.source(settings.kind).known_values(settings, factory)

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.integration_list import status_label
+from bedrock_explorer.sources import registry
 from bedrock_explorer.store import Integration
 from bedrock_explorer.sync_jobs import StoreOpener, SyncJobs
 
@@ -150,7 +151,7 @@ def freshness(integ: Integration, now: datetime) -> Freshness:
         return Freshness(name, "demo", f"{name}: demo data")
     success = _utc(integ.last_success_at)
     read_to = _utc(integ.last_success_read_to) or success
-    if integ.kind == "local":
+    if not registry.reads_aws(integ.kind):  # a folder has no "read up to": its last import
         read_to = success
     since = (
         f"data up to {read_to:%Y-%m-%d %H:%M} UTC ({_ago(now - read_to)} ago)"

@@ -16,9 +16,10 @@ import botocore.exceptions
 
 from bedrock_explorer import aws, records
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.sources import cloudwatch, s3
-from bedrock_explorer.sources.settings import SourceSettings
-from bedrock_explorer.sync import SessionFactory, close_names, default_session, did_you_mean
+from bedrock_explorer.sources import registry
+from bedrock_explorer.sources.settings import RemoteSettings, SourceSettings
+from bedrock_explorer.sources.source import SessionFactory
+from bedrock_explorer.sync import default_session
 
 PASS, WARN, FAIL, SKIP = "pass", "warn", "fail", "skip"
 _AWS_ERRORS = (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError)
@@ -99,11 +100,15 @@ def check_connection(
     session_factory: SessionFactory = default_session,
     now: datetime | None = None,
 ) -> ConnectionReport:
-    """Run every check for an integration's settings (saved or not yet saved)."""
+    """Run every check for an integration's settings (saved or not yet saved): the
+    credentials and the logging configuration here, the source itself by its kind."""
     now = now or datetime.now(UTC)
     report = ConnectionReport()
-    names = ["AWS credentials", "Model invocation logging", _source_check_name(settings)]
-    names += ["Sample record"]
+    source = registry.source(settings.kind)
+    names = ["AWS credentials", "Model invocation logging", source.check_name, "Sample record"]
+    if not isinstance(settings, RemoteSettings):
+        report.add(source.check_name, SKIP, "a folder on this machine needs no connection test")
+        return report
     try:
         settings.validate()
         session = session_factory(settings)
@@ -116,15 +121,8 @@ def check_connection(
     report.caller_arn = who.get("Arn")
     report.add(names[0], PASS, f"Signed in as {who.get('Arn')} (account {who.get('Account')})")
     _check_logging(report, settings, session)
-    if settings.kind == "cloudwatch":
-        _check_log_group(report, settings, session, now)
-    else:
-        _check_bucket(report, settings, session, now)
+    source.check_source(report, settings, session, now)
     return report
-
-
-def _source_check_name(settings: SourceSettings) -> str:
-    return "Log group" if settings.kind == "cloudwatch" else "Bucket and prefix"
 
 
 def _skip_rest(
@@ -136,7 +134,7 @@ def _skip_rest(
     return report
 
 
-def _check_logging(report: ConnectionReport, settings: SourceSettings, session: Any) -> None:
+def _check_logging(report: ConnectionReport, settings: RemoteSettings, session: Any) -> None:
     name = "Model invocation logging"
     region = settings.region or ""
     try:
@@ -162,22 +160,11 @@ def _check_logging(report: ConnectionReport, settings: SourceSettings, session: 
         return
     message = f"On in {region}, delivering to {found.describe()}"
     status, fix = PASS, ""
-    if settings.kind == "cloudwatch" and found.log_group != settings.log_group:
+    elsewhere = registry.source(settings.kind).logging_mismatch(found, settings)
+    if elsewhere is not None:
         status = WARN
-        fix = (
-            f"read the log group {found.log_group} instead"
-            if found.log_group
-            else f"add an S3 integration for bucket {found.bucket} instead"
-        )
-        message += f", not to {settings.log_group}"
-    elif settings.kind == "s3" and found.bucket != settings.bucket:
-        status = WARN
-        fix = (
-            f"read the bucket {found.bucket} instead"
-            if found.bucket
-            else f"add a CloudWatch integration for {found.log_group} instead"
-        )
-        message += f", not to {settings.bucket}"
+        message += elsewhere[0]
+        fix = elsewhere[1]
     if not found.text:
         status = WARN
         message += "; text delivery is off, so text-model invocations are not logged"
@@ -185,129 +172,7 @@ def _check_logging(report: ConnectionReport, settings: SourceSettings, session: 
     report.add(name, status, message, fix)
 
 
-def _check_log_group(
-    report: ConnectionReport, settings: SourceSettings, session: Any, now: datetime
-) -> None:
-    """The log group exists (when it may be listed) and a record can be read the way the sync
-    reads it: ``FilterLogEvents`` only, so the test needs no permission the sync does not."""
-    group, region = settings.log_group or "", settings.region or ""
-    logs = aws.client(session, "logs", region)
-    listed = True
-    try:
-        exists = cloudwatch.log_group_exists(logs, group)
-        if not exists:
-            report.suggestions = close_names(group, cloudwatch.list_log_groups(logs))
-    except _AWS_ERRORS as err:
-        if not aws.is_access_denied(err):
-            explained = aws.explain(err, f"looking for the log group {group}")
-            report.add("Log group", FAIL, explained.message, explained.fix or "")
-            report.add("Sample record", SKIP, "not checked: the log group could not be read")
-            return
-        listed, exists = False, True
-        report.add(
-            "Log group",
-            WARN,
-            f"Cannot list the log groups of {region} (logs:DescribeLogGroups is not allowed); "
-            "syncs do not need it, the sample below checks the group itself",
-            "optional: allow logs:DescribeLogGroups on arn:aws:logs:REGION:ACCOUNT:log-group:* "
-            "for the wizard's picker and typo suggestions",
-        )
-    if not exists:
-        fix = (
-            did_you_mean(report.suggestions)
-            if report.suggestions
-            else "copy the exact name from Bedrock → Settings → Model invocation logging "
-            "(names are case-sensitive), and check the region"
-        )
-        report.add("Log group", FAIL, f"There is no log group {group!r} in {region}", fix)
-        report.add("Sample record", SKIP, "not checked: no log group")
-        return
-    if listed:
-        report.add("Log group", PASS, f"{group} exists in {region}")
-    try:
-        event, recent = cloudwatch.sample_event(logs, group, now)
-    except _AWS_ERRORS as err:
-        code = aws.error_code(err)
-        if code == "ResourceNotFoundException":
-            report.add(
-                "Sample record",
-                FAIL,
-                f"There is no log group {group!r} in {region}",
-                "copy the exact name from Bedrock → Settings → Model invocation logging",
-            )
-            return
-        explained = aws.explain(
-            err, f"reading a sample event from {group}", "logs:FilterLogEvents on the log group"
-        )
-        report.add("Sample record", FAIL, explained.message, _iam_fix(explained))
-        return
-    if event is None:
-        report.add(
-            "Sample record",
-            WARN,
-            "The log group has no events yet",
-            "invoke a model in this region, then test again in a few minutes",
-        )
-        return
-    stamp = event.get("timestamp")
-    _sample(
-        report,
-        event.get("message") or "",
-        cloudwatch.from_ms(stamp) if stamp else None,
-        now,
-        recent=recent,
-    )
-
-
-def _check_bucket(
-    report: ConnectionReport, settings: SourceSettings, session: Any, now: datetime
-) -> None:
-    bucket, prefix = settings.bucket or "", settings.normalised_prefix
-    client = aws.client(session, "s3", settings.region)
-    name = "Bucket and prefix"
-    try:
-        folders = s3.region_folders(client, bucket, prefix)
-        newest: Any = None
-        for folder in folders:
-            for page in client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=folder
-            ):
-                for obj in page.get("Contents", []):
-                    if s3.is_log_key(obj["Key"]) and (newest is None or obj["Key"] > newest["Key"]):
-                        newest = obj
-    except _AWS_ERRORS as err:
-        code = aws.error_code(err)
-        if code == "NoSuchBucket":
-            report.add(name, FAIL, f"There is no bucket {bucket!r}", "check the bucket name")
-        else:
-            explained = aws.explain(err, f"listing s3://{bucket}/{prefix}", "s3:ListBucket")
-            report.add(name, FAIL, explained.message, _iam_fix(explained))
-        report.add("Sample record", SKIP, "not checked: the bucket could not be listed")
-        return
-    if newest is None:
-        report.add(
-            name,
-            FAIL,
-            f"No Bedrock log objects under s3://{bucket}/{prefix}AWSLogs/",
-            "check the bucket and the key prefix in Bedrock's logging settings (the prefix is "
-            "what comes before AWSLogs/)",
-        )
-        report.add("Sample record", SKIP, "not checked: no log objects")
-        return
-    report.add(name, PASS, f"Log objects found in {len(folders)} account/region folder(s)")
-    try:
-        body = client.get_object(Bucket=bucket, Key=newest["Key"])["Body"].read()
-        data, _damage = s3.inflate_bounded(body)  # a damaged tail does not spoil the first line
-    except _AWS_ERRORS as err:
-        explained = aws.explain(err, f"reading {newest['Key']}", "s3:GetObject")
-        report.add("Sample record", FAIL, explained.message, _iam_fix(explained))
-        return
-    first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace")
-    modified = newest.get("LastModified")
-    _sample(report, first, modified.astimezone(UTC) if modified else None, now)
-
-
-def _sample(
+def sample_check(
     report: ConnectionReport,
     line: str,
     newest: datetime | None,
@@ -347,5 +212,5 @@ def _sample(
     )
 
 
-def _iam_fix(err: UserFacingError) -> str:
+def iam_fix(err: UserFacingError) -> str:
     return (err.fix or "") + " (the IAM Policy Checker writes the policy)"

@@ -45,8 +45,10 @@ sys.path.insert(0, str(ROOT))
 import boto3
 from isal import igzip
 
-from bedrock_explorer.sources import s3 as s3_source
-from bedrock_explorer.sources.settings import SourceSettings
+from bedrock_explorer.sources.cloudwatch.settings import CloudWatchSettings
+from bedrock_explorer.sources.s3 import reader as s3_source
+from bedrock_explorer.sources.s3.settings import S3Settings
+from bedrock_explorer.sources.settings import RemoteSettings
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync import default_session, sync_integration
 from tests.aws_seed import LOG_GROUP, make_records, seed_bucket, seed_log_group
@@ -108,8 +110,8 @@ def bare_s3(latency_ms: float = 0) -> int:
     return lines
 
 
-def _session_with_latency(latency_ms: float) -> Callable[[SourceSettings], boto3.Session]:
-    def factory(settings: SourceSettings) -> boto3.Session:
+def _session_with_latency(latency_ms: float) -> Callable[[RemoteSettings], boto3.Session]:
+    def factory(settings: RemoteSettings) -> boto3.Session:
         session = default_session(settings)
         _delayed(session.events, latency_ms)
         return session
@@ -122,13 +124,11 @@ def ours(kind: str, days: int, rps: float, latency_ms: float = 0) -> tuple[float
     (created untimed: a one-off cost of a new file, not of syncing)."""
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.duckdb") as store:
         if kind == "cloudwatch":
-            settings = SourceSettings(
-                "cloudwatch", region="us-east-1", log_group=LOG_GROUP, first_sync_days=days + 1
+            settings: RemoteSettings = CloudWatchSettings(
+                region="us-east-1", log_group=LOG_GROUP, first_sync_days=days + 1
             )
         else:
-            settings = SourceSettings(
-                "s3", region="us-east-1", bucket=BUCKET, first_sync_days=days + 1
-            )
+            settings = S3Settings(region="us-east-1", bucket=BUCKET, first_sync_days=days + 1)
         store.add_integration("bench", kind, settings.to_config())
         started = time.perf_counter()
         summary = sync_integration(

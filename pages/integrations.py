@@ -12,11 +12,19 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from bedrock_explorer import audit, demo, setup_wizard
+from bedrock_explorer import demo, setup_wizard
 from bedrock_explorer.display import md, money
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.integration_list import integrations_frame, source_label, status_label
-from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS, Auth, SourceSettings
+from bedrock_explorer.sources import registry
+from bedrock_explorer.sources.cloudwatch.settings import CloudWatchSettings
+from bedrock_explorer.sources.s3.settings import S3Settings
+from bedrock_explorer.sources.settings import (
+    DEFAULT_FIRST_SYNC_DAYS,
+    Auth,
+    RemoteSettings,
+    SourceSettings,
+)
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync_schedule import SCHEDULES, next_run
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, ConnectionReport, check_connection
@@ -33,7 +41,7 @@ from pages._common import (
 
 STEPS = ("Enable model invocation logs", "IAM permissions", "Set up", "Verify")
 MARKS = {PASS: "✔", WARN: "⚠", FAIL: "✖", SKIP: "–"}
-KINDS = {"CloudWatch Logs log group": "cloudwatch", "S3 bucket": "s3", "Local folder": "local"}
+KINDS = {cls.label: cls.kind for cls in registry.SETTINGS}
 AUTH_LABELS = {
     "Default credentials": "default",
     "Named profile": "profile",
@@ -51,45 +59,55 @@ STATUS_ICONS = {
 }
 
 
+#: The wizard's state when it opens: the shared settings, then every kind's fields (a local
+#: folder is one text field, ``path``).
+BLANK: dict[str, Any] = {
+    "step": 1,
+    "region": "us-east-1",
+    "auth_mode": "default",
+    "profile": "",
+    "role_arn": "",
+    "external_id": "",
+    "kind": registry.KIND_NAMES[0],
+    **{f.name: "" for kind in registry.SETTINGS for f in kind.fields if f.name != "paths"},
+    "path": "",
+    "name": "",
+    "days": DEFAULT_FIRST_SYNC_DAYS,
+    "saved": None,
+}
+
+
 def wizard() -> dict[str, Any]:
-    return st.session_state.setdefault(
-        "wizard",
-        {
-            "step": 1,
-            "region": "us-east-1",
-            "auth_mode": "default",
-            "profile": "",
-            "role_arn": "",
-            "external_id": "",
-            "kind": "cloudwatch",
-            "log_group": "",
-            "bucket": "",
-            "prefix": "",
-            "path": "",
-            "name": "",
-            "days": DEFAULT_FIRST_SYNC_DAYS,
-            "saved": None,
-        },
-    )
+    return st.session_state.setdefault("wizard", dict(BLANK))
 
 
 def settings_of(w: dict[str, Any]) -> SourceSettings:
+    """The wizard's fields as the chosen kind's settings."""
+    kind = registry.settings_class(w["kind"])
+    fields = kind.field_values({**w, "paths": w["path"]})
+    if not issubclass(kind, RemoteSettings):
+        return kind(**fields)
+    access = access_of(w)
+    return kind(region=access.region, auth=access.auth, first_sync_days=int(w["days"]), **fields)
+
+
+def access_of(w: dict[str, Any]) -> RemoteSettings:
+    """Where and how to sign in to AWS (steps 1 and 2), whatever the source will be."""
     auth = Auth(
         w["auth_mode"],
         profile=w["profile"].strip() or None,
         role_arn=w["role_arn"].strip() or None,
         external_id=w["external_id"].strip() or None,
     )
-    return SourceSettings(
-        w["kind"],
-        region=w["region"].strip() if w["kind"] != "local" else None,
-        log_group=w["log_group"].strip() or None,
-        bucket=w["bucket"].strip() or None,
-        prefix=w["prefix"].strip(),
-        paths=(w["path"].strip(),) if w["path"].strip() else (),
-        auth=auth,
-        first_sync_days=int(w["days"]),
-    )
+    return RemoteSettings(region=w["region"].strip(), auth=auth)
+
+
+def aws_settings_of(w: dict[str, Any]) -> RemoteSettings:
+    """The wizard's settings for a source in AWS (the IAM step offers nothing else)."""
+    settings = settings_of(w)
+    if not isinstance(settings, RemoteSettings):
+        raise UserFacingError("A local folder needs no AWS permissions", "choose where logs are")
+    return settings
 
 
 def show_checks(report: ConnectionReport) -> None:
@@ -143,20 +161,20 @@ def step_logging(w: dict[str, Any]) -> None:
     st.caption("No secret is stored: only how to obtain credentials.")
     if st.button("Check logging configuration", icon=":material/fact_check:"):
         try:
-            settings = settings_of({**w, "kind": "cloudwatch", "log_group": "placeholder"})
-            settings.auth.validate()
-            found = setup_wizard.check_logging(settings)
+            access = access_of(w)
+            access.auth.validate()
+            found = setup_wizard.check_logging(access)
             w["caller_arn"], w["account"] = found.caller_arn, found.account
             w.pop("logging", None)
             w["logging_problem"] = found.problem
             if found.problem is None:
                 w["logging"] = found.destinations
             if found.destinations and found.destinations.log_group and not w["log_group"]:
-                w["log_group"], w["kind"] = found.destinations.log_group, "cloudwatch"
+                w["log_group"], w["kind"] = found.destinations.log_group, CloudWatchSettings.kind
             elif found.destinations and found.destinations.bucket and not w["bucket"]:
                 w["bucket"], w["prefix"] = found.destinations.bucket, found.destinations.prefix
                 if not found.destinations.log_group:
-                    w["kind"] = "s3"
+                    w["kind"] = S3Settings.kind
         except UserFacingError as err:
             w.pop("logging", None)
             st.error(md(err))
@@ -199,6 +217,37 @@ def choose(
     return options[where.radio(label, list(options), index=index, horizontal=True, key=key)]
 
 
+def source_fields(
+    w: dict[str, Any], kind: type[SourceSettings], *, suffix: str = "", picker: bool = False
+) -> None:
+    """The chosen kind's fields, side by side, from its field spec. With ``picker``, a field the
+    source can list (a CloudWatch log group) is offered as a choice of the account's names,
+    which fills the field below it (a name can still be typed)."""
+    cols = st.columns(len(kind.fields))
+    for col, spec in zip(cols, kind.fields, strict=True):
+        slot = "path" if spec.name == "paths" else spec.name  # the wizard asks for one folder
+        key = f"wz_{spec.name}{suffix}"
+        if picker and spec.pick_label:
+            if "known" not in w:
+                w["known"] = setup_wizard.known_values(settings_of(w))
+            if key not in st.session_state:
+                st.session_state[key] = w[slot]
+            if w["known"]:
+                choices = ["(type a name)", *w["known"]]
+                pick = col.selectbox(
+                    spec.pick_label,
+                    choices,
+                    index=choices.index(w[slot]) if w[slot] in w["known"] else 0,
+                    key="wz_pick",
+                )
+                if pick != "(type a name)" and pick != w.get("picked"):
+                    st.session_state[key] = pick  # the picked name fills the field below
+                w["picked"] = pick
+            w[slot] = col.text_input(spec.label, key=key)
+        else:
+            w[slot] = col.text_input(spec.label, value=w[slot], key=key)
+
+
 def step_iam(w: dict[str, Any]) -> None:
     st.markdown(
         "The integration needs read access to the logs: `logs:DescribeLogGroups`, "
@@ -207,27 +256,23 @@ def step_iam(w: dict[str, Any]) -> None:
         "AWS**; if something is missing you get the exact policy to paste."
     )
     w["kind"] = choose("Logs are in", KINDS, w["kind"], key="wz_kind_iam")
-    if w["kind"] == "cloudwatch":
-        w["log_group"] = st.text_input("Log group", value=w["log_group"], key="wz_lg_iam")
-    elif w["kind"] == "s3":
-        c1, c2 = st.columns(2)
-        w["bucket"] = c1.text_input("Bucket", value=w["bucket"], key="wz_bucket_iam")
-        w["prefix"] = c2.text_input("Prefix", value=w["prefix"], key="wz_prefix_iam")
-    if w["kind"] == "local":
+    if not registry.reads_aws(w["kind"]):
         st.info("A local folder needs no AWS permissions.")
-    elif st.button("Check permissions", icon=":material/policy:"):
-        try:
-            settings = settings_of(w)
-            settings.validate()
-            if "account" not in w:
-                found = setup_wizard.check_logging(settings)
-                w["caller_arn"], w["account"] = found.caller_arn, found.account
-            w["iam"] = setup_wizard.check_iam(settings, w["account"], w["caller_arn"])
-        except UserFacingError as err:
-            w.pop("iam", None)
-            st.error(md(err))
+    else:
+        source_fields(w, registry.settings_class(w["kind"]), suffix="_iam")
+        if st.button("Check permissions", icon=":material/policy:"):
+            try:
+                settings = aws_settings_of(w)
+                settings.validate()
+                if "account" not in w:
+                    found = setup_wizard.check_logging(settings)
+                    w["caller_arn"], w["account"] = found.caller_arn, found.account
+                w["iam"] = setup_wizard.check_iam(settings, w["account"], w["caller_arn"])
+            except UserFacingError as err:
+                w.pop("iam", None)
+                st.error(md(err))
     result = w.get("iam")
-    if result is not None and w["kind"] != "local":
+    if result is not None and registry.reads_aws(w["kind"]):
         if result.report is None:
             st.info(result.note)
         else:
@@ -249,34 +294,9 @@ def step_setup(w: dict[str, Any], store: Store) -> None:
         key="wz_name",
     )
     w["kind"] = choose("Source", KINDS, w["kind"], key="wz_kind")
-    settings = settings_of(w)
-    if w["kind"] == "cloudwatch":
-        if "known_groups" not in w:
-            w["known_groups"] = setup_wizard.log_groups(settings)
-        known = w["known_groups"]
-        if "wz_lg" not in st.session_state:
-            st.session_state["wz_lg"] = w["log_group"]
-        if known:
-            choices = ["(type a name)", *known]
-            pick = st.selectbox(
-                "Log group",
-                choices,
-                index=choices.index(w["log_group"]) if w["log_group"] in known else 0,
-                key="wz_pick",
-            )
-            if pick != "(type a name)" and pick != w.get("picked"):
-                st.session_state["wz_lg"] = pick  # the picked name fills the field below
-            w["picked"] = pick
-        w["log_group"] = st.text_input("Log group name", key="wz_lg")
-    elif w["kind"] == "s3":
-        c1, c2 = st.columns(2)
-        w["bucket"] = c1.text_input("Bucket", value=w["bucket"], key="wz_bucket")
-        w["prefix"] = c2.text_input(
-            "Prefix (what comes before AWSLogs/)", value=w["prefix"], key="wz_prefix"
-        )
-    else:
-        w["path"] = st.text_input("Folder on this machine", value=w["path"], key="wz_path")
-    if w["kind"] != "local":
+    kind = registry.settings_class(w["kind"])
+    source_fields(w, kind, picker=True)
+    if kind.remote:
         w["days"] = choose(
             "First sync reaches back",
             REACH,
@@ -288,8 +308,7 @@ def step_setup(w: dict[str, Any], store: Store) -> None:
         try:
             settings = settings_of(w)
             settings.validate()
-            if settings.kind == "cloudwatch":
-                setup_wizard.check_log_group_name(settings, w.get("known_groups") or [])
+            registry.source(settings.kind).check_known(settings, w.get("known") or [])
             if w.get("saved"):
                 store.update_integration_config(w["saved"], settings.to_config())
                 store.rename_integration(w["saved"], w["name"])
@@ -305,16 +324,16 @@ def step_setup(w: dict[str, Any], store: Store) -> None:
 def step_verify(w: dict[str, Any], store: Store) -> None:
     name = w["saved"]
     integ = store.get_integration(name)
-    settings = SourceSettings.from_config(integ.kind, integ.config)
+    settings = registry.settings_from_config(integ.kind, integ.config)
     st.markdown(f"**{md(name)}** — {md(settings.describe())}")
-    if settings.kind != "local":
+    if settings.remote:
         if "report" not in w:
             w["report"] = check_connection(settings)
         show_checks(w["report"])
         if st.button("Test again", icon=":material/refresh:"):
             w.pop("report", None)
             st.rerun()
-    ready = settings.kind == "local" or w["report"].ok
+    ready = not settings.remote or w["report"].ok
     job = jobs().get(name) if w.get("sync_started") else None
     if job is not None and job.running:
         sync_panel(name)
@@ -475,10 +494,12 @@ def show_list(store: Store) -> None:
             ):
                 background.start(integ.name, actor=actor())
                 st.rerun()
-            if integ.kind in ("cloudwatch", "s3") and actions[1].button(
+            if registry.reads_aws(integ.kind) and actions[1].button(
                 "Test connection", key=f"test_{integ.id}", icon=":material/fact_check:"
             ):
-                show_checks(check_connection(SourceSettings.from_config(integ.kind, integ.config)))
+                show_checks(
+                    check_connection(registry.settings_from_config(integ.kind, integ.config))
+                )
             if actions[2].button("Edit", key=f"edit_{integ.id}", icon=":material/edit:"):
                 st.session_state["wizard"] = edit_state(integ)
                 st.rerun()
@@ -527,23 +548,24 @@ def schedule_picker(store: Store, integ: Any) -> None:
 
 def edit_state(integ: Any) -> dict[str, Any]:
     """The wizard, opened at step 3 with an integration's saved settings."""
-    settings = SourceSettings.from_config(integ.kind, integ.config)
-    return {
-        "step": 3,
-        "region": settings.region or "us-east-1",
-        "auth_mode": settings.auth.mode,
-        "profile": settings.auth.profile or "",
-        "role_arn": settings.auth.role_arn or "",
-        "external_id": settings.auth.external_id or "",
-        "kind": settings.kind,
-        "log_group": settings.log_group or "",
-        "bucket": settings.bucket or "",
-        "prefix": settings.prefix,
-        "path": settings.paths[0] if settings.paths else "",
-        "name": integ.name,
-        "days": settings.first_sync_days,
-        "saved": integ.name,
-    }
+    settings = registry.settings_from_config(integ.kind, integ.config)
+    state = {**BLANK, "step": 3, "kind": settings.kind, "name": integ.name, "saved": integ.name}
+    for spec in settings.fields:
+        value = getattr(settings, spec.name)
+        if spec.repeatable:
+            state["path" if spec.name == "paths" else spec.name] = value[0] if value else ""
+        else:
+            state[spec.name] = value or ""
+    if isinstance(settings, RemoteSettings):
+        state.update(
+            region=settings.region or "us-east-1",
+            auth_mode=settings.auth.mode,
+            profile=settings.auth.profile or "",
+            role_arn=settings.auth.role_arn or "",
+            external_id=settings.auth.external_id or "",
+            days=settings.first_sync_days,
+        )
+    return state
 
 
 through_the_app()  # a bookmark opened first on a fresh server
@@ -569,7 +591,7 @@ with open_store() as store:
             st.toast(f"Removed {removed:,} demo invocations")
             st.rerun()
         show_list(store)
-        trail = audit.trail(store.con, limit=200)
+        trail = store.audit_trail(limit=200)
         if not trail.empty:
             with st.expander("Audit trail: who changed what", icon=":material/history:"):
                 st.caption(

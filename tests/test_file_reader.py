@@ -14,7 +14,7 @@ import pytest
 from bedrock_explorer import demo, records
 from bedrock_explorer.ingest import import_paths
 from bedrock_explorer.raw import RawBatch
-from bedrock_explorer.sources import local_files
+from bedrock_explorer.sources.local import reader as local_files
 from bedrock_explorer.store import Store
 from tests.conftest import PUBLIC_RECORDS, line
 

@@ -34,8 +34,8 @@ from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import import_paths
 from bedrock_explorer.raw import RawBatch
 from bedrock_explorer.records import ParseError, parse_line
-from bedrock_explorer.sources import local_files
-from bedrock_explorer.sources.settings import SourceSettings
+from bedrock_explorer.sources.cloudwatch.settings import CloudWatchSettings
+from bedrock_explorer.sources.local import reader as local_files
 from bedrock_explorer.store import SharedStore, Store
 from bedrock_explorer.sync import sync_integration
 from tests.aws_seed import LOG_GROUP
@@ -119,7 +119,7 @@ def test_1_a_cloudwatch_sync_over_such_an_event_stores_the_good_ones(
         for i, t in enumerate(texts)
     ]
     logs.put_log_events(logGroupName=LOG_GROUP, logStreamName="s", logEvents=events)
-    settings = SourceSettings("cloudwatch", region="us-east-1", log_group=LOG_GROUP)
+    settings = CloudWatchSettings(region="us-east-1", log_group=LOG_GROUP)
     store.add_integration("cw", "cloudwatch", settings.to_config())
     summary = sync_integration(store, "cw", now=now)
     assert (summary.inserted, summary.quarantined) == (50, 4)

@@ -93,7 +93,9 @@ def test_wizard_happy_path_ends_with_a_synced_integration(db: Path, account: Non
         at, "success"
     )
     click(at, "Next")
-    assert at.text_input(key="wz_lg_iam").value == LOG_GROUP, "step 1 pre-fills the log group"
+    assert at.text_input(key="wz_log_group_iam").value == LOG_GROUP, (
+        "step 1 pre-fills the log group"
+    )
     click(at, "Check permissions")
     assert "Everything Bedrock Explorer needs is allowed" in texts(at, "success")
     click(at, "Back")
@@ -156,7 +158,7 @@ def test_a_mistyped_log_group_is_caught_before_saving(db: Path, account: None) -
     click(at, "Next")
     click(at, "Next")
     at.text_input(key="wz_name").input("prod").run()
-    at.text_input(key="wz_lg").input("/aws/bedrock/modelinvocation").run()
+    at.text_input(key="wz_log_group").input("/aws/bedrock/modelinvocation").run()
     click(at, "Save and continue")
     assert "did you mean '/aws/bedrock/modelinvocations'" in texts(at, "error")
     with Store(db) as store:

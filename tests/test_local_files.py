@@ -11,7 +11,8 @@ import pytest
 
 from bedrock_explorer.errors import SourceError
 from bedrock_explorer.ingest import import_paths
-from bedrock_explorer.sources import byte_stream, local_files
+from bedrock_explorer.sources import byte_stream
+from bedrock_explorer.sources.local import reader as local_files
 from bedrock_explorer.store import Store
 from tests.conftest import PUBLIC_RECORDS, line
 

@@ -138,7 +138,8 @@ def test_a_sync_from_cloudwatch_and_s3_stores_no_prompt_text(
 
     import boto3
 
-    from bedrock_explorer.sources.settings import SourceSettings
+    from bedrock_explorer.sources.cloudwatch.settings import CloudWatchSettings
+    from bedrock_explorer.sources.s3.settings import S3Settings
     from bedrock_explorer.sync import sync_integration
 
     now = datetime.now(UTC)
@@ -159,8 +160,8 @@ def test_a_sync_from_cloudwatch_and_s3_stores_no_prompt_text(
     s3.put_object(Bucket="privacy-logs", Key=key, Body=gzip.compress("\n".join(lines).encode()))
     with Store(uncompressed_db) as store:
         store.con.execute("PRAGMA force_compression = 'uncompressed'")
-        cw = SourceSettings("cloudwatch", region="us-east-1", log_group="/privacy")
-        bucket = SourceSettings("s3", region="us-east-1", bucket="privacy-logs")
+        cw = CloudWatchSettings(region="us-east-1", log_group="/privacy")
+        bucket = S3Settings(region="us-east-1", bucket="privacy-logs")
         store.add_integration("cw", "cloudwatch", cw.to_config())
         store.add_integration("s3", "s3", bucket.to_config())
         assert sync_integration(store, "cw").inserted == 5
@@ -174,7 +175,7 @@ def test_a_sync_from_cloudwatch_and_s3_stores_no_prompt_text(
 def test_files_read_by_duckdb_itself_leave_no_prompt_text_either(
     uncompressed_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bedrock_explorer.sources import local_files
+    from bedrock_explorer.sources.local import reader as local_files
 
     logs = tmp_path / "clean"
     logs.mkdir()

@@ -21,9 +21,11 @@ from botocore.stub import Stubber
 
 from bedrock_explorer import aws, queries
 from bedrock_explorer.errors import UserFacingError
-from bedrock_explorer.sources import cloudwatch
-from bedrock_explorer.sources import s3 as s3_source
-from bedrock_explorer.sources.settings import Auth, SourceSettings
+from bedrock_explorer.sources.cloudwatch import reader as cloudwatch
+from bedrock_explorer.sources.cloudwatch.settings import CloudWatchSettings
+from bedrock_explorer.sources.s3 import reader as s3_source
+from bedrock_explorer.sources.s3.settings import S3Settings
+from bedrock_explorer.sources.settings import Auth, RemoteSettings
 from bedrock_explorer.store import Store
 from bedrock_explorer.sync import default_session, sync_integration
 from tests.aws_seed import LOG_GROUP, Seeded, make_records, seed_bucket, seed_log_group
@@ -54,7 +56,7 @@ def _totals(store: Store, name: str) -> dict[str, int]:
 
 
 def _add_cw(store: Store, name: str = "prod", group: str = LOG_GROUP, **kw: Any) -> None:
-    settings = SourceSettings("cloudwatch", region="us-east-1", log_group=group, **kw)
+    settings = CloudWatchSettings(region="us-east-1", log_group=group, **kw)
     store.add_integration(name, "cloudwatch", settings.to_config())
 
 
@@ -78,7 +80,7 @@ class _Raw:
 
 def faulty_session(
     operation: str, code: str, when: Callable[[int], bool], status: int = 400
-) -> Callable[[SourceSettings], boto3.Session]:
+) -> Callable[[RemoteSettings], boto3.Session]:
     """A session factory whose clients answer ``operation`` with ``code`` when ``when(n)``."""
     calls = {"n": 0}
 
@@ -95,7 +97,7 @@ def faulty_session(
             request.url, status, {"x-amzn-requestid": "injected"}, _Raw(body)
         )
 
-    def factory(settings: SourceSettings) -> boto3.Session:
+    def factory(settings: RemoteSettings) -> boto3.Session:
         sess = default_session(settings)
         sess.events.register(f"before-send.{operation}", handler)
         return sess
@@ -200,7 +202,7 @@ def test_a_mistyped_log_group_is_named_with_a_suggestion(store: Store, seeded: S
 
 
 def test_the_wrong_region_is_a_missing_log_group(store: Store, seeded: Seeded) -> None:
-    settings = SourceSettings("cloudwatch", region="eu-west-1", log_group=LOG_GROUP)
+    settings = CloudWatchSettings(region="eu-west-1", log_group=LOG_GROUP)
     store.add_integration("eu", "cloudwatch", settings.to_config())
     with pytest.raises(UserFacingError, match=r"no log group .* in eu-west-1"):
         sync_integration(store, "eu", now=NOW)
@@ -321,7 +323,7 @@ def bucket_seeded(aws_env: None) -> tuple[Seeded, list[str]]:
 
 
 def _add_s3(store: Store, name: str = "archive", **kw: Any) -> None:
-    settings = SourceSettings("s3", region="us-east-1", bucket=BUCKET, prefix="bedrock", **kw)
+    settings = S3Settings(region="us-east-1", bucket=BUCKET, prefix="bedrock", **kw)
     store.add_integration(name, "s3", settings.to_config())
 
 
@@ -414,7 +416,7 @@ def test_s3_truncated_object_keeps_its_good_lines_and_is_quarantined(
 def test_s3_missing_bucket_and_denied_access(
     store: Store, bucket_seeded: tuple[Seeded, list[str]]
 ) -> None:
-    settings = SourceSettings("s3", region="us-east-1", bucket="no-such-bucket-x")
+    settings = S3Settings(region="us-east-1", bucket="no-such-bucket-x")
     store.add_integration("missing", "s3", settings.to_config())
     with pytest.raises(UserFacingError, match="no bucket 'no-such-bucket-x'"):
         sync_integration(store, "missing", now=NOW)

@@ -11,7 +11,9 @@ import boto3
 import pytest
 
 from bedrock_explorer.cli import main
-from bedrock_explorer.sources.settings import Auth, SourceSettings
+from bedrock_explorer.sources.cloudwatch.settings import CloudWatchSettings
+from bedrock_explorer.sources.s3.settings import S3Settings
+from bedrock_explorer.sources.settings import Auth, RemoteSettings
 from bedrock_explorer.store import Store
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, check_connection
 from tests.aws_seed import LOG_GROUP, make_records, seed_bucket, seed_log_group
@@ -44,8 +46,8 @@ def _statuses(report: Any) -> dict[str, str]:
     return {c.name: c.status for c in report.checks}
 
 
-def cw(group: str = LOG_GROUP, **kw: Any) -> SourceSettings:
-    return SourceSettings("cloudwatch", region="us-east-1", log_group=group, **kw)
+def cw(group: str = LOG_GROUP, **kw: Any) -> RemoteSettings:
+    return CloudWatchSettings(region="us-east-1", log_group=group, **kw)
 
 
 def test_everything_right_passes_and_reports_the_newest_event(account: None) -> None:
@@ -98,7 +100,7 @@ def test_no_credentials_fail_first_and_skip_the_rest(
 
 
 def test_bad_settings_are_explained_before_any_call(aws_env: None) -> None:
-    report = check_connection(SourceSettings("cloudwatch", region="us-east-1", log_group="a b"))
+    report = check_connection(CloudWatchSettings(region="us-east-1", log_group="a b"))
     assert (
         report.checks[0].status == FAIL and "not a valid log group name" in report.checks[0].message
     )
@@ -108,11 +110,11 @@ def test_bad_settings_are_explained_before_any_call(aws_env: None) -> None:
 
 def test_s3_source_checks(account: None) -> None:
     _logging_on()
-    good = SourceSettings("s3", region="us-east-1", bucket=BUCKET, prefix="bedrock/")
+    good = S3Settings(region="us-east-1", bucket=BUCKET, prefix="bedrock/")
     report = check_connection(good)
     assert _statuses(report)["Bucket and prefix"] == PASS and report.ok, report.checks
     assert _statuses(report)["Model invocation logging"] == PASS
-    wrong_prefix = SourceSettings("s3", region="us-east-1", bucket=BUCKET, prefix="logs")
+    wrong_prefix = S3Settings(region="us-east-1", bucket=BUCKET, prefix="logs")
     report = check_connection(wrong_prefix)
     assert _statuses(report)["Bucket and prefix"] == FAIL
     assert "prefix" in report.checks[2].fix

@@ -1,5 +1,9 @@
 """What an integration stores about its source: where the logs are and how to sign in.
 
+The shared part: :class:`Auth`, :class:`Field` (one setting, as the CLI and the wizard ask for
+it) and the base classes each kind's typed settings derive from (``sources/<kind>/settings.py``;
+``sources/registry.py`` finds the class for a stored kind).
+
 Why a typed layer over the JSON ``integrations.config`` column: the wizard, the CLI and the sync all
 read and write it, and a typo in a log group name or a role ARN should be caught when it is entered,
 with a sentence, not minutes later as an AWS error. No secret is ever part of it: authentication
@@ -9,19 +13,16 @@ is *how* to obtain credentials (the default chain, a named profile, a role to as
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, ClassVar, Self
 
 from bedrock_explorer.errors import UserFacingError
 
 AUTH_MODES = ("default", "profile", "role")
-SOURCE_KINDS = ("cloudwatch", "s3", "local")
 DEFAULT_FIRST_SYNC_DAYS = 30
 
 _REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
-# CloudWatch Logs: 1-512 characters of a-z A-Z 0-9 _ - / . #
-_LOG_GROUP = re.compile(r"^[\w\-/.#]{1,512}$", re.ASCII)
-_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 _ROLE_ARN = re.compile(r"^arn:aws[a-z\-]*:iam::\d{12}:role/[\w+=,.@/\-]{1,512}$", re.ASCII)
 _SESSION_NAME = re.compile(r"^[\w+=,.@\-]{2,64}$", re.ASCII)
 _EXTERNAL_ID = re.compile(r"^[\w+=,.@:/\-]{2,1224}$", re.ASCII)
@@ -83,48 +84,95 @@ class Auth:
 
 
 @dataclass(frozen=True)
-class SourceSettings:
-    """Where an integration's logs are: a log group, a bucket and prefix, or local paths."""
+class Field:
+    """One setting of a source kind, as the CLI and the wizard ask for it.
 
-    kind: str
+    ``name`` is the settings attribute and the ``integrations.config`` key; ``flag`` the
+    ``integrations add`` option; ``label`` what the wizard shows. A kind's first field says which
+    kind the CLI means (``--log-group`` → CloudWatch): it is the one required field.
+    """
+
+    name: str
+    flag: str
+    label: str
+    help: str
+    #: a repeatable option holding several values (local paths)
+    repeatable: bool = False
+    #: the value when not given (``None``; ``""`` for an optional text such as a key prefix)
+    default: str | None = None
+    #: the source can list the names this field takes (its ``known_values``): the wizard
+    #: offers them as a choice with this label
+    pick_label: str | None = None
+
+
+@dataclass(frozen=True)
+class SourceSettings:
+    """Where one kind of source keeps its logs; each kind subclasses this in its own folder
+    (``sources/<kind>/settings.py``) with its typed fields.
+
+    ``remote`` kinds are read from AWS: they have a region, an authentication, a first-sync
+    reach and a connection test.
+    """
+
+    kind: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    fields: ClassVar[tuple[Field, ...]] = ()
+    remote: ClassVar[bool] = False
+
+    def validate(self) -> None:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def to_config(self) -> dict[str, Any]:
+        """The JSON stored in ``integrations.config`` (see :func:`shown_config` for display)."""
+        data = asdict(self)
+        for f in self.fields:
+            if f.repeatable:
+                data[f.name] = list(getattr(self, f.name))
+        if "auth" in data:
+            data["auth"] = {k: v for k, v in data["auth"].items() if v is not None}
+        return {k: v for k, v in data.items() if v not in (None, "", [])}
+
+    @classmethod
+    def field_values(cls, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The kind's own fields from a mapping (stored config, CLI options, wizard state):
+        text stripped, empty text as the field's default, repeatable values as a tuple."""
+        values: dict[str, Any] = {}
+        for f in cls.fields:
+            raw = config.get(f.name)
+            if f.repeatable:
+                items = raw if isinstance(raw, (list, tuple)) else [raw] if raw else []
+                values[f.name] = tuple(str(v).strip() for v in items if str(v).strip())
+            else:
+                text = str(raw).strip() if raw is not None else ""
+                values[f.name] = text or f.default
+        return values
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
+        return cls(**cls.field_values(config))
+
+
+@dataclass(frozen=True)
+class RemoteSettings(SourceSettings):
+    """What every AWS source has: the region, how to sign in, how far the first sync reaches."""
+
+    remote: ClassVar[bool] = True
+
     region: str | None = None
-    log_group: str | None = None
-    bucket: str | None = None
-    prefix: str = ""
-    paths: tuple[str, ...] = ()
     auth: Auth = field(default_factory=Auth)
     #: How far back the first sync reaches.
     first_sync_days: int = DEFAULT_FIRST_SYNC_DAYS
 
     def validate(self) -> None:
-        if self.kind not in SOURCE_KINDS:
-            raise UserFacingError(
-                f"Unknown source {self.kind!r}", f"use one of {', '.join(SOURCE_KINDS)}"
-            )
-        if self.kind == "local":
-            if not self.paths:
-                raise UserFacingError("A local source needs a folder or files", "give a path")
-            return
         if not self.region or not _REGION.match(self.region):
             raise UserFacingError(
                 f"{self.region or 'The region'!s} is not an AWS region code",
                 "use a code such as us-east-1 or eu-west-1",
             )
-        if self.kind == "cloudwatch" and not _LOG_GROUP.match(self.log_group or ""):
-            raise UserFacingError(
-                f"{self.log_group!r} is not a valid log group name"
-                if self.log_group
-                else "No log group given",
-                "copy it from Bedrock → Settings → Model invocation logging "
-                "(letters, digits and _ - / . # only)",
-            )
-        if self.kind == "s3" and not _BUCKET.match(self.bucket or ""):
-            raise UserFacingError(
-                f"{self.bucket!r} is not a valid S3 bucket name"
-                if self.bucket
-                else "No bucket given",
-                "use the bucket name alone (no s3:// and no path), lower case",
-            )
+        self.validate_source()
         if not 1 <= self.first_sync_days <= 3660:
             raise UserFacingError(
                 "The first sync must reach back between 1 and 3660 days",
@@ -132,38 +180,17 @@ class SourceSettings:
             )
         self.auth.validate()
 
-    @property
-    def normalised_prefix(self) -> str:
-        """The key prefix with exactly one trailing slash (or empty)."""
-        prefix = self.prefix.strip().strip("/")
-        return f"{prefix}/" if prefix else ""
-
-    def describe(self) -> str:
-        if self.kind == "cloudwatch":
-            return f"CloudWatch Logs {self.log_group} ({self.region})"
-        if self.kind == "s3":
-            return f"s3://{self.bucket}/{self.normalised_prefix} ({self.region})"
-        return ", ".join(self.paths)
-
-    def to_config(self) -> dict[str, Any]:
-        """The JSON stored in ``integrations.config`` (see :func:`shown_config` for display)."""
-        data = asdict(self)
-        data.pop("kind")
-        data["paths"] = list(self.paths)
-        data["auth"] = {k: v for k, v in asdict(self.auth).items() if v is not None}
-        return {k: v for k, v in data.items() if v not in (None, "", [])}
+    def validate_source(self) -> None:
+        """The kind's own fields (the region and the rest are checked around it)."""
+        raise NotImplementedError
 
     @classmethod
-    def from_config(cls, kind: str, config: dict[str, Any]) -> SourceSettings:
+    def from_config(cls, config: Mapping[str, Any]) -> Self:
         return cls(
-            kind=kind,
             region=config.get("region"),
-            log_group=config.get("log_group"),
-            bucket=config.get("bucket"),
-            prefix=config.get("prefix") or "",
-            paths=tuple(config.get("paths") or ()),
             auth=Auth.from_dict(config.get("auth")),
             first_sync_days=int(config.get("first_sync_days") or DEFAULT_FIRST_SYNC_DAYS),
+            **cls.field_values(config),
         )
 
 

@@ -17,6 +17,7 @@ import re
 import socket
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -36,10 +37,12 @@ from bedrock_explorer.errors import (
 )
 from bedrock_explorer.pricing import points
 from bedrock_explorer.raw import BatchResult, RawBatch
+from bedrock_explorer.sources.registry import KIND_NAMES
 from bedrock_explorer.store import schema, writer
 from bedrock_explorer.store.transaction import transaction
 
-INTEGRATION_KINDS = ("local", "cloudwatch", "s3", "demo")
+#: Every source kind, and the labelled demo data.
+INTEGRATION_KINDS = (*KIND_NAMES, "demo")
 _LOCK_PID = re.compile(r"PID (\d+)")
 
 
@@ -231,6 +234,24 @@ class Store:
         other.con = self.cursor()
         return other
 
+    def transaction(self) -> AbstractContextManager[duckdb.DuckDBPyConnection]:
+        """``with store.transaction() as con:`` — one transaction on the store's connection,
+        rolled back on any failure with the original error kept (see ``transaction.py``)."""
+        return transaction(self.con)
+
+    def invocation_count(self, integration_id: int) -> int:
+        """How many invocations an integration holds (what removing it deletes)."""
+        row = self.con.execute(
+            "SELECT count(*) FROM invocations WHERE integration_id = ?", [integration_id]
+        ).fetchall()[0]
+        return int(row[0])
+
+    def audit_trail(
+        self, start: datetime | None = None, end: datetime | None = None, limit: int | None = None
+    ) -> pd.DataFrame:
+        """Who changed what and when, newest first (``audit.trail`` on this store)."""
+        return audit.trail(self.con, start, end, limit)
+
     def query_df(self, sql: str, params: list[Any] | dict[str, Any] | None = None) -> pd.DataFrame:
         """Run a parameterised query (positional ``?`` or named ``$name``), return a DataFrame."""
         return self.con.execute(sql, params or []).df()
@@ -251,7 +272,7 @@ class Store:
             raise IntegrationExistsError(
                 f"An integration named {name!r} already exists", "choose another name"
             )
-        with transaction(self.con):
+        with self.transaction():
             self.con.execute(
                 "INSERT INTO integrations (name, kind, config, is_demo, created_at) "
                 "VALUES (?, ?, ?, ?, current_timestamp AT TIME ZONE 'UTC')",
@@ -298,7 +319,7 @@ class Store:
         """
         self.authorize(audit.INTEGRATION_DELETED)
         integ = self.get_integration(name)
-        with transaction(self.con):
+        with self.transaction():
             gone = self.con.execute(
                 "DELETE FROM invocations WHERE integration_id = ?", [integ.id]
             ).fetchall()[0][0]
@@ -358,7 +379,7 @@ class Store:
                 f"A sync schedule of {every_minutes} minutes is not possible",
                 "choose every 15 minutes, every hour or every day",
             )
-        with transaction(self.con):
+        with self.transaction():
             self.con.execute(
                 "UPDATE integrations SET sync_every_minutes = ? WHERE id = ?",
                 [every_minutes, integ.id],
@@ -437,7 +458,7 @@ class Store:
         Why one transaction: ending a sync run replaces its per-slice positions by the run's end
         time; a crash between the two would otherwise leave neither or both.
         """
-        with transaction(self.con):
+        with self.transaction():
             for prefix in delete_prefixes:
                 self.con.execute(
                     "DELETE FROM sync_checkpoints "
@@ -457,7 +478,7 @@ class Store:
         integ = self.get_integration(name)
         if config == integ.config:
             return integ  # nothing changed: nothing to record
-        with transaction(self.con):
+        with self.transaction():
             self.con.execute(
                 "UPDATE integrations SET config = ? WHERE id = ?", [json.dumps(config), integ.id]
             )
@@ -479,7 +500,7 @@ class Store:
             )
         if new_name == name:
             return integ
-        with transaction(self.con):
+        with self.transaction():
             self.con.execute("UPDATE integrations SET name = ? WHERE id = ?", [new_name, integ.id])
             self.audit(audit.INTEGRATION_RENAMED, new_name, f"was {name}")
         return self.get_integration(new_name)

@@ -128,7 +128,8 @@ def test_a_bookmark_opened_first_on_a_fresh_server_gets_the_apps_navigation(
     names = [" ".join(t.split()) for t in nav.get_by_role("link").all_inner_texts()]
     assert [n.split()[-1] for n in names] == ["Explorer", "Integrations", "Checker"], names
     assert "common" not in nav.inner_text() and "streamlit app" not in nav.inner_text()
-    assert page.get_by_role("button", name="Add Bedrock integration").is_visible()
+    # the page's own content, not only its heading (waited for: it renders after the rerun)
+    page.get_by_role("button", name="Add Bedrock integration").wait_for(state="visible")
     # the shared module is not a page
     page.goto(f"{servers_without_demo.app_url}/common")
     page.get_by_role("heading", name="Explorer").wait_for()  # the app's default page instead

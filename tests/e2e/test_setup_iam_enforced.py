@@ -28,7 +28,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from bedrock_explorer.sources.cloudwatch import RPS_ENV_VAR
+from bedrock_explorer.sources.cloudwatch.reader import RPS_ENV_VAR
 from bedrock_explorer.store import Store
 from tests.aws_seed import LOG_GROUP, Seeded, make_records, seed_log_group
 from tests.e2e.conftest import ROOT, Servers, run_servers, settle
@@ -148,7 +148,7 @@ def _wizard_to_permissions(pg: Any, servers: Servers) -> None:
     # the role may not read Bedrock's settings (optional): said, and the wizard goes on
     pg.get_by_text(re.compile("AWS denied access while reading Bedrock's logging")).wait_for()
     _click(pg, "Next")
-    _type(pg, "Log group", LOG_GROUP)
+    _type(pg, "Log group name", LOG_GROUP)
     _click(pg, "Check permissions")
 
 

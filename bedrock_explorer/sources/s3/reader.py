@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 
 from bedrock_explorer.raw import RawBatch
 from bedrock_explorer.sources import byte_stream
-from bedrock_explorer.sources.local_files import PERMISSION_CHECK_MARKER, lines_array
+from bedrock_explorer.sources.local.reader import PERMISSION_CHECK_MARKER, lines_array
 
 LOG_FOLDER = "BedrockModelInvocationLogs"
 OBJECT_PREFIX = "s3:object:"
