@@ -103,15 +103,13 @@ else:
         try:
             if not role_name:
                 raise UserFacingError("No role given", "enter the role name, or search by prefix")
-            iam = aws.client(aws.session(profile), "iam")
-            role = live.read_role(iam, role_name)
+            checked = live.check_role(aws.session(profile), role_name, _target())
+            role = checked.role
             names = ", ".join(f"{p.name} ({p.kind})" for p in role.policies) or "none"
             st.caption(
                 f"Read {role.role_arn}: {names}"
                 + (f"; permissions boundary {role.boundary.name}" if role.boundary else "")
             )
-            result = report(role.policies, _target(), role.boundary)
-            simulator = aws.client(aws.session(profile), "iam", attempts=2)
-            show_iam_report(result, live.simulate(simulator, role.role_arn, result.checks))
+            show_iam_report(checked.report, checked.simulated)
         except UserFacingError as err:
             st.error(md(err))

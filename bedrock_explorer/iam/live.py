@@ -15,8 +15,8 @@ from typing import Any
 import botocore.exceptions
 from botocore.parsers import ResponseParserError
 
-from bedrock_explorer.aws import ACCESS_DENIED_CODES, explain
-from bedrock_explorer.iam.checker import Check
+from bedrock_explorer.aws import ACCESS_DENIED_CODES, client, explain
+from bedrock_explorer.iam.checker import BucketTarget, Check, LogGroupTarget, Report, report
 from bedrock_explorer.iam.evaluator import Policy, Verdict, load_document
 
 READ_ROLE_PERMISSIONS = (
@@ -133,3 +133,23 @@ def simulate(iam: Any, role_arn: str, checks: list[Check]) -> bool:
 def _clear(checks: list[Check]) -> None:
     for check in checks:
         check.simulated = None
+
+
+@dataclass
+class RoleCheck:
+    """A role read from IAM and evaluated against a log source; ``simulated``: whether IAM's
+    simulator answered too (its verdicts are then on each check)."""
+
+    role: RolePolicies
+    report: Report
+    simulated: bool
+
+
+def check_role(session: Any, name_or_arn: str, target: LogGroupTarget | BucketTarget) -> RoleCheck:
+    """The live check, the same for the CLI, the wizard and the IAM page: read the role's
+    policies, evaluate them, and ask the simulator where permitted (two attempts: it is
+    optional, a slow answer must not hold the page)."""
+    role = read_role(client(session, "iam"), name_or_arn)
+    result = report(role.policies, target, role.boundary)
+    simulated = simulate(client(session, "iam", attempts=2), role.role_arn, result.checks)
+    return RoleCheck(role, result, simulated)

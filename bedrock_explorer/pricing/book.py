@@ -18,7 +18,6 @@ from bedrock_explorer.pricing import catalog, points
 from bedrock_explorer.pricing.catalog import LAYER_USER, RateRow
 from bedrock_explorer.pricing.units import Meter, UnitPrice
 from bedrock_explorer.store import Store
-from bedrock_explorer.store.transaction import transaction
 from bedrock_explorer.tiers import PRICED_TIERS, TIER_STANDARD
 
 #: Tiers a price can be set for (the reserved tier is billed per capacity, not per token).
@@ -92,7 +91,7 @@ def set_override(
         "layer = ? AND model_key = ? AND routing_class = ? AND region = ? AND tier = ? "
         "AND meter = ?"
     )
-    with transaction(store.con):
+    with store.transaction():
         placed = []
         for row in rows:
             key = [LAYER_USER, model_key, routing_class, region, tier, str(row.meter)]

@@ -43,7 +43,6 @@ from bedrock_explorer.pricing.catalog import LAYER_PRICE_LIST, RateRow
 from bedrock_explorer.pricing.units import Meter, UnitPrice
 from bedrock_explorer.records import TIER_LATENCY_OPTIMIZED, TIER_STANDARD
 from bedrock_explorer.store import Store
-from bedrock_explorer.store.transaction import transaction
 
 SERVICE_BEDROCK = "AmazonBedrock"
 SERVICE_FOUNDATION_MODELS = "AmazonBedrockFoundationModels"
@@ -416,7 +415,7 @@ def _close(a: Decimal, b: Decimal) -> bool:
 def _store_rows(store: Store, rows: list[RateRow]) -> tuple[int, int]:
     """Insert new or changed rates; a changed one ends the old row where the new one starts."""
     stored = unchanged = 0
-    with transaction(store.con):
+    with store.transaction():
         for row in rows:
             open_rows = store.con.execute(
                 "SELECT usd_per_unit FROM rates WHERE layer = ? AND model_key = ? "
