@@ -160,7 +160,9 @@ def test_throttling_on_a_share_of_calls_is_retried(store: Store, seeded: Seeded)
 def test_expired_token_mid_sync_keeps_what_was_committed_then_resumes(
     store: Store, seeded: Seeded
 ) -> None:
-    _add_cw(store, first_sync_days=7)
+    # The window is the seeded span (5 days), so every slice holds events: the four slices
+    # fetched first return pages before the fifth call's worker meets the expired token.
+    _add_cw(store, first_sync_days=5)
     factory = faulty_session("logs.FilterLogEvents", "ExpiredTokenException", lambda n: n >= 6)
     with pytest.raises(UserFacingError, match="expired") as caught:
         sync_integration(store, "prod", now=NOW, session_factory=factory, batch_lines=200)
