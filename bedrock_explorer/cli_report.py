@@ -12,7 +12,6 @@ import json
 import sys
 from contextlib import nullcontext
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 from bedrock_explorer import explorer, export
@@ -23,7 +22,7 @@ from bedrock_explorer.store import Store
 
 
 def _filters(args: argparse.Namespace) -> explorer.Filters:
-    today = datetime.now(UTC).date()
+    today = explorer.today_in(args.tz)  # "today" is the --tz zone's date
     base = explorer.default_filters(today)
     start = args.date_from or base.start
     end = args.date_to or (today if args.date_from else base.end)

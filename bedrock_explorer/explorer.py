@@ -9,7 +9,6 @@ the display time zone) travel as DuckDB session variables set with a bound param
 
 from __future__ import annotations
 
-import calendar
 import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -19,7 +18,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 import pandas as pd
 
-from bedrock_explorer import queries
+from bedrock_explorer import periods, queries
 from bedrock_explorer.dimensions import (
     BY_FIELD,
     BY_NAME,
@@ -29,6 +28,7 @@ from bedrock_explorer.dimensions import (
     filter_field,
 )
 from bedrock_explorer.errors import UserFacingError
+from bedrock_explorer.periods import PRESETS, preset
 from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR
 from bedrock_explorer.store import Store
 
@@ -78,6 +78,8 @@ class Filters:
     tiers: tuple[str, ...] = ()
     #: requestMetadata key = value pairs: values of one key are alternatives, keys all apply.
     metadata: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    #: an exact UTC window [start, end) in place of the days (a comparison's same elapsed time)
+    window: tuple[datetime, datetime] | None = None
 
     def validate(self) -> None:
         if self.end < self.start:
@@ -99,6 +101,8 @@ class Filters:
     @property
     def utc_bounds(self) -> tuple[datetime, datetime]:
         """[start, end + 1 day) in the display zone, as naive UTC (how ``ts`` is stored)."""
+        if self.window is not None:
+            return self.window
         zone = ZoneInfo(self.tz)
         lo = datetime.combine(self.start, time(), tzinfo=zone).astimezone(UTC)
         hi = datetime.combine(self.end + timedelta(days=1), time(), tzinfo=zone).astimezone(UTC)
@@ -190,29 +194,23 @@ class Filters:
 
         # Each part stands on its own: one bad part falls back alone, the rest of the link holds.
         start, end = day("from", default.start), day("to", default.end)
-        period = params.get("period")
-        if period is not None:
-            name = preset_in_link(period)
-            if name is not None:
-                start, end = preset(name, today or datetime.now(UTC).date())
-            else:
-                note(f"period: {str(period)[:40]!r} is not one of {', '.join(PRESETS)}")
         tz = str(params.get("tz") or default.tz)
         if tz not in _zones():
             note(f"tz: unknown time zone {tz[:40]!r} (use an IANA name such as Europe/Paris)")
             tz = default.tz
+        period = params.get("period")
+        if period is not None:
+            name = preset_in_link(period)
+            if name is not None:  # relative to the date it is in the link's zone
+                start, end = preset(name, today or today_in(tz))
+            else:
+                note(f"period: {str(period)[:40]!r} is not one of {', '.join(PRESETS)}")
         granularity = str(params.get("granularity") or default.granularity)
         if granularity not in GRANULARITIES:
             note(f"granularity: {granularity[:20]!r} is not one of {', '.join(GRANULARITIES)}")
             granularity = default.granularity
-        found = cls(
-            start=start,
-            end=end,
-            tz=tz,
-            granularity=granularity,
-            metadata=meta,
-            **{name: many(name) for name in LIST_FILTERS},
-        )
+        lists: dict[str, Any] = {name: many(name) for name in LIST_FILTERS}
+        found = cls(start=start, end=end, tz=tz, granularity=granularity, metadata=meta, **lists)
         try:
             found.validate()
         except UserFacingError as err:  # the dates: the only part left that can be wrong
@@ -228,22 +226,6 @@ def _zones() -> frozenset[str]:
     return frozenset(available_timezones() - {"localtime", "posixrules", "Factory"})
 
 
-def preset(name: str, today: date) -> tuple[date, date]:
-    """The date presets: last 7/30/90 days (today included), month to date, last month."""
-    if name.startswith("last ") and name.endswith(" days"):
-        days = int(name.split()[1])
-        return today - timedelta(days=days - 1), today
-    if name == "month to date":
-        return today.replace(day=1), today
-    if name == "last month":
-        last = today.replace(day=1) - timedelta(days=1)
-        return last.replace(day=1), last.replace(day=calendar.monthrange(last.year, last.month)[1])
-    raise UserFacingError(f"Unknown date preset {name!r}", "use last 7/30/90 days or a month")
-
-
-PRESETS = ("last 7 days", "last 30 days", "last 90 days", "month to date", "last month")
-
-
 def preset_in_link(value: object) -> str | None:
     """The preset a link's ``period`` names (``last-30-days``, as :meth:`Filters.to_params`
     writes it), or ``None``."""
@@ -254,6 +236,19 @@ def preset_in_link(value: object) -> str | None:
 def default_filters(today: date | None = None) -> Filters:
     start, end = preset("last 30 days", today or datetime.now(UTC).date())
     return Filters(start, end)
+
+
+def still_running(f: Filters, now: datetime | None = None) -> bool:
+    """Whether the period ends after ``now`` (its last bucket is partial)."""
+    lo, hi = f.utc_bounds
+    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    return lo < moment < hi
+
+
+def today_in(tz: str, now: datetime | None = None) -> date:
+    """Today's date in ``tz`` (UTC's when the zone is unknown: the filters then say so)."""
+    moment = now or datetime.now(UTC)
+    return periods.today_in(tz, moment) if tz in _zones() else moment.astimezone(UTC).date()
 
 
 def _where(f: Filters) -> tuple[str, list[Any], str | None, list[Any]]:
@@ -446,12 +441,23 @@ def _finish(store: Store, frame: pd.DataFrame, by: list[str], time_bucket: bool)
 
 
 def headline(
-    store: Store, f: Filters, memo: dict[Any, pd.DataFrame] | None = None
+    store: Store,
+    f: Filters,
+    memo: dict[Any, pd.DataFrame] | None = None,
+    *,
+    period: str | None = None,
+    now: datetime | None = None,
 ) -> dict[str, Any]:
-    """Totals for the selection and the change against the previous period of the same length."""
-    now = grouped(store, f, [], memo=memo)
-    before = grouped(store, f.previous(), [], memo=memo)
-    row: dict[str, Any] = {k: float(now[k].sum()) for k in _SUMS}
+    """Totals for the selection and the change against a like-for-like previous period
+    (:func:`periods.comparison`: the calendar period before for calendar presets, the same
+    elapsed time when the period is still running). No change is given when the previous period
+    began before the data did (a new integration is not "+350%")."""
+    now = now or datetime.now(UTC)
+    compared = periods.comparison(f.start, f.end, f.tz, now, period)
+    now_frame = grouped(store, f, [], memo=memo)
+    before_filters = replace(f, window=(compared.window.start, compared.window.end))
+    before = grouped(store, before_filters, [], memo=memo)
+    row: dict[str, Any] = {k: float(now_frame[k].sum()) for k in _SUMS}
     prev = {k: float(before[k].sum()) for k in _SUMS}
     status = queries.with_price_status(pd.DataFrame([row]))
     row["price_status"] = status["price_status"].iloc[0]
@@ -461,14 +467,25 @@ def headline(
     row["cost_per_1k"] = (
         row["cost"] / row["priced_invocations"] * 1000 if row["priced_invocations"] else None
     )
+    row["comparison"] = compared.label
+    row["partial"] = compared.partial
+    first = queries.first_invocation(store, f.integrations)
+    row["comparison_note"] = (
+        f"No comparison: the data starts {first:%-d %b %Y}, after the previous period began"
+        if first is not None and first > compared.window.start
+        else None
+    )
     before_status = queries.with_price_status(pd.DataFrame([prev]))
     # None when the previous period had usage but nothing with a price: not "$0 before".
     row["previous_cost"] = None if pd.isna(before_status["cost"].iloc[0]) else prev["cost"]
     row["previous_invocations"] = prev["invocations"]
-    row["cost_change"] = (row["cost"] - prev["cost"]) / prev["cost"] if prev["cost"] else None
+    comparable = row["comparison_note"] is None
+    row["cost_change"] = (
+        (row["cost"] - prev["cost"]) / prev["cost"] if prev["cost"] and comparable else None
+    )
     row["invocations_change"] = (
         (row["invocations"] - prev["invocations"]) / prev["invocations"]
-        if prev["invocations"]
+        if prev["invocations"] and comparable
         else None
     )
     return row

@@ -493,6 +493,17 @@ def price_list(store: Store, model_filter: str | None = None) -> pd.DataFrame:
     )
 
 
+def first_invocation(store: Store, integrations: tuple[str, ...] = ()) -> datetime | None:
+    """When the stored data of these integrations (all when none) begins, naive UTC."""
+    row = store.con.execute(
+        "SELECT min(ts) FROM invocations WHERE len(?) = 0 OR integration_id IN "
+        "(SELECT id FROM integrations WHERE list_contains(?, name))",
+        [list(integrations), list(integrations)],
+    ).fetchall()[0]
+    found: datetime | None = row[0]
+    return found
+
+
 def usage_by_model(store: Store) -> pd.DataFrame:
     """Per raw model id: how it resolves (base model, routing, service type) and its usage."""
     return store.query_df(

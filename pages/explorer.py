@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pandas as pd
 import plotly.express as px
 import streamlit as st
 
-from bedrock_explorer import demo, explorer, export, queries
+from bedrock_explorer import demo, explorer, export, periods, queries
 from bedrock_explorer.config import resolve_db_path
 from bedrock_explorer.dimensions import BY_FIELD
 from bedrock_explorer.display import chart_text, md, money, table_for_screen
@@ -49,8 +49,14 @@ ZONES = (
 CUSTOM = "custom"
 
 
-def change(value: float | None) -> str | None:
-    return None if value is None else f"{value:+.1%} vs previous period"
+def change(value: float | None, head: dict[str, Any]) -> str | None:
+    """The change figure with what it compares with ("+4.1% vs 1 Nov to 10 Nov 14:00 …")."""
+    return None if value is None else f"{value:+.1%} {head['comparison']}"
+
+
+def today() -> date:
+    """Today in the zone the view is shown in (its selectbox's value, before it is drawn)."""
+    return explorer.today_in(str(st.session_state.get("ex_tz") or "UTC"), datetime.now(UTC))
 
 
 #: What a chart can be stacked by and a table grouped by (metadata last), and the defaults a
@@ -120,7 +126,7 @@ def init_widgets(current: Filters, view: dict[str, Any], problems: list[str]) ->
 
 
 def _init_filters(current: Filters, view: dict[str, Any]) -> None:
-    today = datetime.now(UTC).date()
+    st.session_state["ex_tz"] = current.tz  # first: "today" is the zone's
     period = explorer.preset_in_link(view.get("period"))
     st.session_state["ex_preset"] = (
         period
@@ -129,7 +135,8 @@ def _init_filters(current: Filters, view: dict[str, Any]) -> None:
             (
                 p
                 for p in explorer.PRESETS
-                if "from" not in view and explorer.preset(p, today) == (current.start, current.end)
+                if "from" not in view
+                and explorer.preset(p, today()) == (current.start, current.end)
             ),
             CUSTOM,
         )
@@ -163,15 +170,61 @@ def view_params(filters: Filters, preset: str, keys: list[str]) -> dict[str, str
     return params
 
 
+def active_filters() -> list[tuple[str, str]]:
+    """The filter values set now, as (widget key, value): every list filter, then metadata."""
+    keys = [f"ex_{name}" for name in explorer.LIST_FILTERS] + ["ex_meta"]
+    return [(key, str(value)) for key in keys for value in st.session_state.get(key) or []]
+
+
+def _remove_filter(key: str, value: str) -> None:
+    # a callback: it runs before the next rerun draws the widget, so its state may change
+    st.session_state[key] = [v for v in st.session_state.get(key) or [] if str(v) != value]
+    st.session_state["ex_page"] = 1
+
+
+def _clear_filters() -> None:
+    for key, _value in active_filters():
+        st.session_state[key] = []
+    st.session_state["ex_page"] = 1
+
+
+def filter_chips(active: list[tuple[str, str]]) -> None:
+    """Every active filter as a chip that removes it, and *Clear all*: a shared link's filters
+    are seen at once, not hidden in the collapsed expander."""
+    if not active:
+        return
+    row = st.container(horizontal=True, gap="small")
+    for i, (key, value) in enumerate(active):
+        name = key.removeprefix("ex_")
+        label = "requestMetadata" if name == "meta" else BY_FIELD[name].label
+        row.button(
+            md(f"{label}: {value}"),
+            key=f"chip_{i}",
+            icon=":material/close:",
+            help="Remove this filter",
+            on_click=_remove_filter,
+            args=(key, value),
+        )
+    row.button(
+        "Clear all", key="chip_clear", type="tertiary", on_click=_clear_filters,
+        help=f"Remove all {len(active)} filters",
+    )  # fmt: skip
+
+
 def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
     """The filter widgets; returns the filters they describe (also put in the URL) and the
     requestMetadata keys of the period."""
     options = explorer.filter_options(store)
-    today = datetime.now(UTC).date()
     c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
-    preset = c1.selectbox("Period", [*explorer.PRESETS, CUSTOM], key="ex_preset")
+    preset = c1.selectbox(
+        "Period",
+        [*explorer.PRESETS, CUSTOM],
+        key="ex_preset",
+        help="Days in the chosen time zone. "
+        + "; ".join(f"{k}: {v}" for k, v in periods.MEANINGS.items()),
+    )
     if preset != CUSTOM:
-        st.session_state["ex_range"] = explorer.preset(preset, today)
+        st.session_state["ex_range"] = explorer.preset(preset, today())
     picked = c2.date_input("From – to", key="ex_range", disabled=preset != CUSTOM)
     start, end = (
         (picked[0], picked[-1])
@@ -181,8 +234,11 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
     gran = c3.radio("Granularity", explorer.GRANULARITIES, horizontal=True, key="ex_gran")
     zones = list(dict.fromkeys([st.session_state.get("ex_tz", "UTC"), *ZONES]))
     tz = c4.selectbox("Time zone", zones, key="ex_tz")
-    chosen: dict[str, tuple[str, ...]] = {}
-    with st.expander("Filters", icon=":material/filter_alt:", expanded=False):
+    chosen: dict[str, Any] = {}
+    active = active_filters()
+    filter_chips(active)
+    title = f"Filters · {len(active)} active" if active else "Filters"
+    with st.expander(title, icon=":material/filter_alt:", expanded=False):
         cols = st.columns(3)
         for i, name in enumerate(explorer.LIST_FILTERS):
             values = sorted(set(options[name]) | set(st.session_state.get(f"ex_{name}", [])))
@@ -337,15 +393,18 @@ def show_headline(head: dict[str, Any]) -> None:
     m[0].metric(
         "Total cost",
         money(head["cost"] if head["cost_known"] else None),
-        change(head["cost_change"]),
+        change(head["cost_change"], head),
         delta_color="inverse",
-        help=f"Previous period: {money(head['previous_cost'])}. On-demand list prices "
-        "(or your overrides), per invocation and meter.",
+        help=(
+            head["comparison_note"]
+            or f"Compared {head['comparison']}: {money(head['previous_cost'])}."
+        )
+        + " On-demand list prices (or your overrides), per invocation and meter.",
     )
     m[1].metric(
         "Invocations",
         f"{head['invocations']:,.0f}",
-        change(head["invocations_change"]),
+        change(head["invocations_change"], head),
         delta_color="off",
     )
     m[2].metric(
@@ -462,8 +521,14 @@ with open_store() as store:
         stacked_chart(
             explorer.over_time(store, f, stack, n=int(n), meta_key=meta_key, memo=memo), stack, f
         )
+        if explorer.still_running(f):
+            st.caption(
+                f"The last {f.granularity} is still running: its bar counts up to now "
+                f"({f.tz}), and the change above compares the same elapsed time."
+            )
 
-    head = explorer.headline(store, f, memo)
+    preset = st.session_state.get("ex_preset")
+    head = explorer.headline(store, f, memo, period=preset if preset != CUSTOM else None)
     with figures:
         show_headline(head)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -147,12 +148,21 @@ def test_days_follow_the_display_time_zone(store: Store) -> None:
 
 
 def test_previous_period_and_change(store: Store, seeded: Seeded) -> None:
-    recent = Filters(TODAY - timedelta(days=4), TODAY)
-    head = explorer.headline(store, recent)
-    before = explorer.headline(store, recent.previous())
-    assert recent.previous().end == recent.start - timedelta(days=1)
-    assert head["previous_cost"] == pytest.approx(before["cost"])
+    # a finished period: the four whole days before it (the seed starts 9 days back)
+    done = Filters(TODAY - timedelta(days=4), TODAY - timedelta(days=1))
+    head = explorer.headline(store, done, now=NOW)
+    before = explorer.headline(store, done.previous(), now=NOW)
+    assert done.previous().end == done.start - timedelta(days=1)
+    assert head["previous_cost"] == pytest.approx(before["cost"]) and before["cost"] > 0
     assert head["cost_change"] == pytest.approx((head["cost"] - before["cost"]) / before["cost"])
+    # a period still running (ends today, at 20:20): the same 3 days 20 h 20 min before it
+    running = Filters(TODAY - timedelta(days=3), TODAY)
+    head = explorer.headline(store, running, now=NOW)
+    lo = datetime.combine(running.start - timedelta(days=4), datetime.min.time())
+    cut = lo + (NOW.replace(tzinfo=None) - datetime.combine(running.start, datetime.min.time()))
+    same_time = explorer.grouped(store, replace(running, window=(lo, cut)), [])
+    assert head["previous_invocations"] == same_time["invocations"].sum() > 0
+    assert "the same elapsed time" in head["comparison"] and head["partial"]
 
 
 def test_filters_round_trip_through_the_url() -> None:
@@ -329,3 +339,31 @@ def test_the_header_flags_a_stale_or_failing_integration_of_the_selection(
     warnings = [w.value for w in app.warning]
     assert any("prod: stale" in w for w in warnings)
     assert not any("staging" in w for w in warnings), "only the selected integrations"
+
+
+def test_active_filters_are_chips_that_remove_themselves(app: AppTest) -> None:
+    app.query_params["regions"] = ["us-east-1"]
+    app.query_params["meta"] = ["team=search"]
+    app.run()
+    chips = [b for b in app.button if b.key and b.key.startswith("chip_")]
+    labels = [b.label.replace("\\", "") for b in chips]
+    assert labels == ["Region: us-east-1", "requestMetadata: team=search", "Clear all"]
+    assert any("2 active" in e.label for e in app.expander)
+    app.button(key="chip_0").click().run()
+    assert app.multiselect(key="ex_regions").value == []
+    assert "regions" not in app.query_params and "team=search" in str(app.query_params["meta"])
+    app.button(key="chip_clear").click().run()
+    assert app.multiselect(key="ex_meta").value == [] and "meta" not in app.query_params
+    assert not [b for b in app.button if b.key and b.key.startswith("chip_")]
+
+
+def test_presets_follow_the_display_zone(app: AppTest) -> None:
+    # 20:20 UTC on 10 March is already 11 March in Tokyo, still 10 March in Los Angeles
+    app.query_params["period"] = "today"
+    app.query_params["tz"] = "Asia/Tokyo"
+    app.run()
+    assert not app.exception
+    assert app.date_input(key="ex_range").value == (date(2026, 3, 11), date(2026, 3, 11))
+    app.query_params["tz"] = "America/Los_Angeles"
+    app.run()
+    assert app.date_input(key="ex_range").value == (date(2026, 3, 10), date(2026, 3, 10))
