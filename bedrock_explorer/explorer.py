@@ -348,6 +348,20 @@ def grouped(
         )
     if "metadata" in by and not meta_key:
         raise UserFacingError("Grouping by metadata needs a key", "choose a requestMetadata key")
+    dims, model_dims = _group_dims(f, by, time_bucket)
+    frame = _grouped_raw(store, f, dims, model_dims, meta_key)
+    if time_bucket and f.tz != "UTC":
+        frame["bucket"] = _local_buckets(frame["bucket"], f)
+    frame = _finish(store, frame, by, time_bucket)
+    if memo is not None:
+        memo[key] = frame.copy()
+    return frame
+
+
+def _group_dims(
+    f: Filters, by: list[str], time_bucket: bool
+) -> tuple[dict[str, str], dict[str, str]]:
+    """The grouping columns of a question: (over invocations, over the model dimension)."""
     dims: dict[str, str] = {}
     model_dims: dict[str, str] = {}
     if time_bucket:
@@ -363,13 +377,14 @@ def grouped(
             dims["d_identity_arn"] = "identity_arn"
         else:
             dims[dim.alias] = dim.group_sql or dim.column
-    frame = _grouped_raw(store, f, dims, model_dims, meta_key)
-    if time_bucket and f.tz != "UTC":
-        frame["bucket"] = _local_buckets(frame["bucket"], f)
-    frame = _finish(store, frame, by, time_bucket)
-    if memo is not None:
-        memo[key] = frame.copy()
-    return frame
+    return dims, model_dims
+
+
+def grouped_sql(f: Filters, by: list[str], *, time_bucket: bool = False) -> str:
+    """The SQL :func:`grouped` runs for this question (for the portability check)."""
+    dims, model_dims = _group_dims(f, by, time_bucket)
+    where, _params, model_where, _model_params = _where(f)
+    return queries.grouped_cost_sql(dims, model_dims, where, model_where)
 
 
 def _from_memo(memo: dict[Any, pd.DataFrame], key: tuple[Any, ...]) -> pd.DataFrame | None:
@@ -664,7 +679,7 @@ def metadata_summary(store: Store, f: Filters, limit: int = 500) -> tuple[list[s
         SELECT e.key, e.value, count(*) AS n
         FROM (SELECT unnest(map_entries(request_metadata)) AS e FROM invocations
               WHERE ts >= ? AND ts < ? AND request_metadata IS NOT NULL)
-        GROUP BY ALL ORDER BY n DESC
+        GROUP BY e.key, e.value ORDER BY n DESC
         """,
         [lo, hi],
     ).fetchall()

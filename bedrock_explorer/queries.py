@@ -202,11 +202,26 @@ def grouped_cost(
     applies after its own roll-ups) names each group's status and empties the cost of a group
     with nothing priced.
     """
-    dims = dims or {}
-    model_dims = model_dims or {}
     threshold = store.con.execute(
         "SELECT coalesce(min(lc_threshold), 9223372036854775807) FROM price_points"
     ).fetchall()[0][0]
+    sql = grouped_cost_sql(dims, model_dims, where, model_where, order_by)
+    return store.query_df(sql, [threshold, *(params or []), *(model_params or [])])
+
+
+def grouped_cost_sql(
+    dims: dict[str, str] | None = None,
+    model_dims: dict[str, str] | None = None,
+    where: str = "TRUE",
+    model_where: str | None = None,
+    order_by: str | None = None,
+) -> str:
+    """The SQL of :func:`grouped_cost` (its first parameter is the long-context threshold).
+
+    Written in portable SQL — groups by ordinal, no ``GROUP BY ALL`` or ``QUALIFY`` — so another
+    engine (Athena/Trino) is an adapter; ``tests/test_portable_sql.py`` transpiles it."""
+    dims = dims or {}
+    model_dims = model_dims or {}
     inner_dims = "".join(f"{expr} AS {alias}, " for alias, expr in dims.items())
     sums = ", ".join(f"sum({m}) AS {m}" for m in METER_COLUMNS if m != "images")
     model_filter = (
@@ -224,7 +239,7 @@ def grouped_cost(
                 AS success_images
         FROM invocations
         WHERE ({where}) {model_filter}
-        GROUP BY ALL
+        GROUP BY {", ".join(str(i) for i in range(1, len(dims) + 6))}
     """
     outer_model_dims = "".join(f"{expr} AS {alias}, " for alias, expr in model_dims.items())
     source = f"""
@@ -270,7 +285,7 @@ def grouped_cost(
         {group}
         {"ORDER BY " + order_by if order_by else ""}
     """
-    return store.query_df(sql, [threshold, *(params or []), *(model_params or [])])
+    return sql
 
 
 #: Sums a group's status is derived from (they survive any roll-up: all are additive).
@@ -459,10 +474,10 @@ def integration_stats(store: Store) -> pd.DataFrame:
             FROM integrations i
             LEFT JOIN (SELECT integration_id, count(*) AS invocations,
                               min(ts) AS first_ts, max(ts) AS last_ts
-                       FROM invocations GROUP BY ALL) v ON v.integration_id = i.id
+                       FROM invocations GROUP BY integration_id) v ON v.integration_id = i.id
             LEFT JOIN integration_costs c ON c.integration_id = i.id
             LEFT JOIN (SELECT integration_id, count(*) AS quarantined
-                       FROM quarantine GROUP BY ALL) q ON q.integration_id = i.id
+                       FROM quarantine GROUP BY integration_id) q ON q.integration_id = i.id
             ORDER BY i.name
             """
         )
@@ -517,7 +532,7 @@ def usage_by_model(store: Store) -> pd.DataFrame:
                sum(i.cache_write_tokens) AS cache_write_tokens,
                sum(i.image_count) AS images
         FROM invocations i LEFT JOIN model_ids m USING (model_id)
-        GROUP BY ALL
+        GROUP BY 1, 2, 3, 4
         ORDER BY invocations DESC
         """
     )

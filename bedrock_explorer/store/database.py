@@ -535,7 +535,7 @@ class Store:
                    min(q.source || ':' || q.ref) AS example_locator
             FROM quarantine q JOIN integrations i ON i.id = q.integration_id
             WHERE ? IS NULL OR q.integration_id = ?
-            GROUP BY ALL ORDER BY lines DESC
+            GROUP BY i.name, q.reason ORDER BY lines DESC
             """,
             [integration_id, integration_id],
         )
