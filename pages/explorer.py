@@ -238,7 +238,8 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
     active = active_filters()
     filter_chips(active)
     title = f"Filters · {len(active)} active" if active else "Filters"
-    with st.expander(title, icon=":material/filter_alt:", expanded=False):
+    # keyed: the title counts the filters, and a new title must not close it mid-choice
+    with st.expander(title, icon=":material/filter_alt:", expanded=False, key="ex_filters_box"):
         cols = st.columns(3)
         for i, name in enumerate(explorer.LIST_FILTERS):
             values = sorted(set(options[name]) | set(st.session_state.get(f"ex_{name}", [])))

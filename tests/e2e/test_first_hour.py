@@ -173,7 +173,9 @@ def test_first_hour_then_the_next_day(servers: Servers, page, tmp_path: Path) ->
     page.get_by_text("Cost by model").wait_for(timeout=60_000)
     settle(page)
     assert _metric(page, "Invocations") == "3,000"
-    page.get_by_text("Filters", exact=True).click()
+    # the link from the card filters on the integration: its chip shows, the title counts it
+    page.get_by_role("button", name=re.compile(f"Integration: {re.escape(NAME)}")).wait_for()
+    page.get_by_text(re.compile(r"^Filters · 1 active$")).click()
     _pick(page, "Model", MODEL)
     _pick(page, "requestMetadata key = value", "team=search")
     chosen = [
