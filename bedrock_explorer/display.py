@@ -13,6 +13,7 @@ import html
 import math
 import numbers
 import re
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -105,3 +106,90 @@ def _cell(value: object, open_start: date) -> str:
         text = f"{number:.8f}".rstrip("0").rstrip(".")
         return f"{number:.3g}" if text in ("0", "-0") and number else text  # never a false 0
     return str(value)
+
+
+#: The grouped table's columns in words, in the order an analyst reads them: what, what it
+#: cost, how sure that cost is, then the volumes.
+_GROUPED_HEADERS = {
+    "cost_usd": "Cost (USD)",
+    "price_status": "Price status",
+    "invocations": "Invocations",
+    "input_tokens": "Input tokens",
+    "output_tokens": "Output tokens",
+    "cache_read_tokens": "Cache read tokens",
+    "cache_write_tokens": "Cache write tokens",
+    "images": "Images",
+    "unpriced_tokens": "Unpriced tokens",
+    "unpriced_images": "Unpriced images",
+}
+TOTAL = "Total"
+
+
+def grouped_for_screen(table: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
+    """The grouped table (``export.grouped_table``) as the page shows it: the dimensions, then
+    cost next to them, headers in words, and a *Total* row (its cost empty when nothing in it
+    has a price: unpriced, never $0). Numbers stay numbers, so the grid still sorts them;
+    :func:`grouped_formats` says how each is written."""
+    keys = [c for c in ("period", *dims) if c in table]
+    shown = table[keys + [c for c in _GROUPED_HEADERS if c in table]].copy()
+    total: dict[str, object] = {k: "" for k in keys}
+    if keys:
+        total[keys[0]] = TOTAL
+    for column in _GROUPED_HEADERS:
+        if column == "price_status" or column not in shown:
+            continue
+        total[column] = (
+            shown[column].sum(min_count=1) if column == "cost_usd" else shown[column].sum()
+        )
+    total["price_status"] = ""
+    shown = pd.concat([shown, pd.DataFrame([total])], ignore_index=True)
+    return shown.rename(columns={**{k: k.capitalize() for k in keys}, **_GROUPED_HEADERS})
+
+
+def _money_cell(value: object) -> str:
+    """:func:`money` for a grid cell (blank text passes through: the total row's labels)."""
+    if isinstance(value, str):
+        return value
+    return money(None if value is None else float(cast(Any, value)))
+
+
+def grouped_formats(frame: pd.DataFrame) -> dict[Any, str | Callable[[object], str] | None]:
+    """How the page writes each number of :func:`grouped_for_screen`: money to the cent (more
+    digits under a cent, "unpriced" for none), counts with thousands separators."""
+    formats: dict[Any, str | Callable[[object], str] | None] = {"Cost (USD)": _money_cell}
+    for column in frame.columns:
+        if column in _GROUPED_HEADERS.values() and column not in ("Cost (USD)", "Price status"):
+            formats[column] = "{:,.0f}"
+    return formats
+
+
+#: A colour-blind-safe qualitative palette (CARTO "Safe", as plotly ships it), and the grey of
+#: "Other": the rest is one quiet colour, not a category among the others.
+PALETTE = (
+    "#88CCEE", "#CC6677", "#DDCC77", "#117733", "#332288", "#AA4499",
+    "#44AA99", "#999933", "#882255", "#661100", "#6699CC",
+)  # fmt: skip
+OTHER_GREY = "#B0B0B0"
+OTHER = "Other"
+
+
+def legend_order(frame: pd.DataFrame, by: str) -> list[str]:
+    """A chart's categories, the most expensive first and "Other" always last."""
+    totals = frame.groupby(by)["cost"].sum().sort_values(ascending=False, kind="stable")
+    names = [str(n) for n in totals.index]
+    return [n for n in names if n != OTHER] + ([OTHER] if OTHER in names else [])
+
+
+def colours(order: list[str]) -> dict[str, str]:
+    """Each category's colour: the palette in order, grey for "Other"."""
+    named = [n for n in order if n != OTHER]
+    found = {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(named)}
+    return {**found, OTHER: OTHER_GREY}
+
+
+def tick_format(granularity: str) -> str:
+    """Axis ticks for a time bucket: a date for a day or a week (its first day), a month for a
+    month, the hour only for hours — never "00:00:00 Nov 1" for a single bucket."""
+    return {"hour": "%H:%M<br>%-d %b", "day": "%-d %b", "week": "%-d %b", "month": "%b %Y"}[
+        granularity
+    ]

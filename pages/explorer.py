@@ -19,7 +19,19 @@ import streamlit as st
 from bedrock_explorer import demo, explorer, export, periods, queries
 from bedrock_explorer.config import resolve_db_path
 from bedrock_explorer.dimensions import BY_FIELD
-from bedrock_explorer.display import chart_text, md, money, table_for_screen
+from bedrock_explorer.display import (
+    OTHER,
+    OTHER_GREY,
+    chart_text,
+    colours,
+    grouped_for_screen,
+    grouped_formats,
+    legend_order,
+    md,
+    money,
+    table_for_screen,
+    tick_format,
+)
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
@@ -267,33 +279,46 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
 
 
 def stacked_chart(frame: pd.DataFrame, by: str, f: Filters) -> None:
+    shown = frame.assign(**{by: frame[by].map(chart_text)})
+    order = legend_order(shown, by)
+    what = "week starting" if f.granularity == "week" else f.granularity
     fig = px.bar(
-        frame.assign(**{by: frame[by].map(chart_text)}),
+        shown,
         x="bucket",
         y="cost",
         color=by,
-        labels={"bucket": f"{f.granularity.title()} ({f.tz})", "cost": "Cost (USD)", by: by},
+        category_orders={by: order},
+        color_discrete_map=colours(order),
+        labels={"bucket": f"{what.capitalize()} ({f.tz})", "cost": "Cost (USD)", by: by},
         hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"},
     )
+    fig.update_xaxes(tickformat=tick_format(f.granularity))
     fig.update_layout(legend={"orientation": "h", "y": -0.2}, height=440, margin={"t": 30})
     st.plotly_chart(fig, width="stretch")
 
 
-def bar(frame: pd.DataFrame, by: str, title: str) -> None:
+def bar(frame: pd.DataFrame, by: str, title: str, n: int) -> None:
+    """Cost by one dimension: its top ``n`` (the chart's top-N setting), "Other" grey at the
+    bottom."""
     if frame.empty:
         st.caption(f"{title}: nothing in this selection.")
         return
-    top = explorer.top_n(frame, by, 10).sort_values("cost")
+    top = explorer.top_n(frame, by, n)
+    top = top.assign(**{by: top[by].map(chart_text)})
+    order = legend_order(top, by)
     fig = px.bar(
-        top.assign(**{by: top[by].map(chart_text)}),
+        top,
         x="cost",
         y=by,
         orientation="h",
         title=chart_text(title),
+        color=by,
+        category_orders={by: order},
+        color_discrete_map={name: "#1f6fd1" for name in order} | {OTHER: OTHER_GREY},
         labels={"cost": "Cost (USD)", by: ""},
         hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"},
     )
-    fig.update_layout(height=360, margin={"t": 40})
+    fig.update_layout(height=360, margin={"t": 40}, showlegend=False)
     st.plotly_chart(fig, width="stretch")
 
 
@@ -515,7 +540,9 @@ with open_store() as store:
     if st.session_state.get("ex_meta_key") not in keys:  # a key from a link, not in this period
         st.session_state.pop("ex_meta_key", None)
     meta_key = s2.selectbox("requestMetadata key", keys, key="ex_meta_key") if keys else None
-    n = s3.number_input("Top", 3, 20, key="ex_top")
+    n = s3.number_input("Top", 3, 20, key="ex_top", help="How many of each chart's largest are "
+                        "shown; the rest is summed as Other (grey)")  # fmt: skip
+    top = int(n)
     if stack == "metadata" and not meta_key:
         st.caption("No requestMetadata in this period.")
     else:
@@ -535,20 +562,23 @@ with open_store() as store:
 
     c1, c2 = st.columns(2)
     with c1:
-        bar(explorer.grouped(store, f, ["model"], memo=memo), "model", "Cost by model")
+        bar(explorer.grouped(store, f, ["model"], memo=memo), "model", "Cost by model", top)
     with c2:
         bar(
             explorer.grouped(store, f, ["service type"], memo=memo),
             "service type",
             "Cost by service type",
+            top,
         )
     c1, c2 = st.columns(2)
     with c1:
-        bar(explorer.grouped(store, f, ["identity"], memo=memo), "identity", "Cost by identity")
+        bar(
+            explorer.grouped(store, f, ["identity"], memo=memo), "identity", "Cost by identity", top
+        )
     with c2:
         if meta_key:
             by_meta = explorer.grouped(store, f, ["metadata"], meta_key=meta_key, memo=memo)
-            bar(by_meta, "metadata", f"Cost by requestMetadata “{meta_key}”")
+            bar(by_meta, "metadata", f"Cost by requestMetadata “{meta_key}”", top)
         else:
             st.caption("No requestMetadata in this period.")
     c1, c2 = st.columns(2)
@@ -562,7 +592,7 @@ with open_store() as store:
             labels={"cost": "Cost (USD)"},
             hover_data={"cost": ":$,.4f"},
         )
-        fig.update_layout(height=360, margin={"t": 40})
+        fig.update_layout(height=360, margin={"t": 40}, showlegend=False)
         st.plotly_chart(fig, width="stretch")
     with c2:
         cache = explorer.cache_economics(store, f)
@@ -596,11 +626,11 @@ with open_store() as store:
             store, f, group_by, meta_key=meta_key, time_bucket=with_time, memo=memo
         )
         table = export.grouped_table(table_frame, group_by)
+        screen = grouped_for_screen(table, group_by)
         st.dataframe(
-            table,
+            screen.style.format(grouped_formats(screen), na_rep=""),
             hide_index=True,
             width="stretch",
-            column_config={"cost_usd": st.column_config.NumberColumn("cost (USD)", format="$%.6f")},
         )
         st.caption(
             f"{len(table):,} rows · total {money(explorer.total_cost(table['cost_usd']))} · "

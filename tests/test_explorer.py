@@ -288,7 +288,11 @@ def test_grouped_table_on_the_page_totals_to_the_headline(app: AppTest, seeded: 
     app.run()
     app.multiselect(key="ex_group").set_value(["identity", "model"]).run()
     table = app.dataframe[0].value
-    assert cents(table["cost_usd"].sum()) == cents(expected_cost(seeded.specs))
+    assert list(table.columns[:4]) == ["Identity", "Model", "Cost (USD)", "Price status"]
+    rows, total = table.iloc[:-1], table.iloc[-1]
+    assert total["Identity"] == "Total" and total["Invocations"] == 2000
+    assert cents(rows["Cost (USD)"].sum()) == cents(total["Cost (USD)"])
+    assert cents(total["Cost (USD)"]) == cents(expected_cost(seeded.specs))
 
 
 def test_rolled_up_answers_equal_fresh_ones(store: Store, seeded: Seeded) -> None:
@@ -367,3 +371,59 @@ def test_presets_follow_the_display_zone(app: AppTest) -> None:
     app.query_params["tz"] = "America/Los_Angeles"
     app.run()
     assert app.date_input(key="ex_range").value == (date(2026, 3, 10), date(2026, 3, 10))
+
+
+def test_the_grouped_table_reads_like_an_analysts() -> None:
+    import pandas as pd
+
+    from bedrock_explorer.display import grouped_for_screen, grouped_formats
+
+    table = pd.DataFrame(
+        {
+            "model": ["a", "b"],
+            "invocations": [1234567, 3],
+            "input_tokens": [10, 20],
+            "cost_usd": [12.3456, None],
+            "price_status": ["priced", "unpriced"],
+            "unpriced_tokens": [0, 20],
+        }
+    )
+    screen = grouped_for_screen(table, ["model"])
+    assert list(screen.columns) == ["Model", "Cost (USD)", "Price status", "Invocations",
+                                    "Input tokens", "Unpriced tokens"]  # fmt: skip
+    assert screen.iloc[-1]["Model"] == "Total" and screen.iloc[-1]["Invocations"] == 1234570
+    html = screen.style.format(grouped_formats(screen), na_rep="").to_html()
+    assert "$12.35" in html and "1,234,567" in html and "1,234,570" in html
+    assert ">unpriced<" in html, "an unpriced group reads unpriced, not $0.00"
+    sub_cent = grouped_for_screen(table.assign(cost_usd=[0.0042, 0.0001]), ["model"])
+    assert "$0.00420" in sub_cent.style.format(grouped_formats(sub_cent)).to_html()
+    nothing = grouped_for_screen(table.assign(cost_usd=[None, None]), ["model"])
+    assert pd.isna(nothing.iloc[-1]["Cost (USD)"]), "a total of nothing priced is empty"
+
+
+def test_charts_put_other_last_in_grey_with_date_ticks(app: AppTest) -> None:
+    import json
+
+    from bedrock_explorer.display import OTHER_GREY
+
+    app.query_params["top"] = "3"
+    app.run()
+    specs = [json.loads(c.proto.spec) for c in app.get("plotly_chart")]
+    stacked = specs[0]
+    names = [t["name"] for t in stacked["data"]]
+    assert names[-1] == "Other" and len(names) == 4, names  # top 3 of 4 models, then Other
+    assert stacked["data"][-1]["marker"]["color"] == OTHER_GREY
+    assert stacked["layout"]["xaxis"]["tickformat"] == "%-d %b"
+    by_model = specs[1]  # the same top-N in the next chart
+    assert [t["name"] for t in by_model["data"]][-1] == "Other" and len(by_model["data"]) == 4
+
+
+def test_legend_order_and_colours() -> None:
+    import pandas as pd
+
+    from bedrock_explorer.display import OTHER_GREY, PALETTE, colours, legend_order, tick_format
+
+    frame = pd.DataFrame({"m": ["a", "Other", "b", "a"], "cost": [1.0, 9.0, 3.0, 1.0]})
+    assert legend_order(frame, "m") == ["b", "a", "Other"]
+    assert colours(["b", "a", "Other"]) == {"b": PALETTE[0], "a": PALETTE[1], "Other": OTHER_GREY}
+    assert tick_format("month") == "%b %Y" and tick_format("day") == "%-d %b"
