@@ -4,6 +4,8 @@ Only the sign-in gate, the navigation (by role) and the signed-in box live here;
 thin file in ``pages/`` that calls ``bedrock_explorer``.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 from bedrock_explorer.access import Role
@@ -11,7 +13,10 @@ from bedrock_explorer.config import private_files
 from pages._common import sign_in_gate, signed_in_box
 
 private_files()  # the database and its WAL are created readable by this user only
-st.set_page_config(page_title="Bedrock Explorer", page_icon=":material/savings:", layout="wide")
+# The icon is a file of this repository, served by the dashboard itself: a Material icon name
+# made every page load fetch the favicon from the internet (console errors when offline).
+ICON = Path(__file__).resolve().parent / "assets" / "favicon.png"
+st.set_page_config(page_title="Bedrock Explorer", page_icon=str(ICON), layout="wide")
 
 # With sign-in configured (.streamlit/secrets.toml), nobody gets past this line unless let in.
 who = sign_in_gate()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urljoin, urlparse
 
 from tests.e2e.conftest import Servers, settle
 
@@ -13,8 +14,31 @@ def _metric(pg, label: str) -> str:  # type: ignore[no-untyped-def]
     return metric.locator("[data-testid=stMetricValue]").inner_text()
 
 
+def _background(pg) -> tuple[int, ...]:  # type: ignore[no-untyped-def]
+    css = pg.evaluate(
+        "getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor"
+    )
+    return tuple(int(x) for x in re.findall(r"\d+", css)[:3])
+
+
 def test_first_start_shows_demo_data_and_it_can_be_removed(servers: Servers, page) -> None:  # type: ignore[no-untyped-def]
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
     page.goto(servers.app_url)
+    page.get_by_text("Cost over time").wait_for(timeout=120_000)
+    settle(page)
+    # offline-proof: every request (the favicon included) goes to the dashboard itself
+    foreign = [u for u in asked if urlparse(u).hostname not in ("127.0.0.1", None)]
+    assert not foreign, foreign
+    icon = page.locator("link[rel~=icon]").first.get_attribute("href") or ""
+    assert urlparse(urljoin(page.url, icon)).hostname == "127.0.0.1", icon
+    assert max(_background(page)) > 200, "light on a light system"
+    page.emulate_media(color_scheme="dark")
+    page.reload()
+    page.get_by_text("Cost over time").wait_for(timeout=120_000)
+    assert max(_background(page)) < 60, "the theme follows a dark system"
+    page.emulate_media(color_scheme="light")
+    page.reload()
     page.get_by_text("Cost over time").wait_for(timeout=120_000)
     settle(page)
     invocations = int(_metric(page, "Invocations").replace(",", ""))
