@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -35,7 +36,8 @@ from bedrock_explorer.display import (
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
-from bedrock_explorer.pricing import price_list
+from bedrock_explorer.pricing import book, price_list
+from bedrock_explorer.pricing.units import Meter
 from bedrock_explorer.store import Store
 from pages._common import (
     compact,
@@ -378,7 +380,67 @@ def prices_section(store: Store) -> None:
         models = table_for_screen(queries.usage_by_model(store))
         st.dataframe(models, hide_index=True, width="stretch")
         if is_admin():
+            set_price_form(store, unpriced)
             price_list_refresh(store)
+
+
+#: The form's meters: (label, meter, what one unit is).
+PRICE_FIELDS = (
+    ("Input", Meter.INPUT, "per 1M tokens"),
+    ("Output", Meter.OUTPUT, "per 1M tokens"),
+    ("Cache read", Meter.CACHE_READ, "per 1M tokens"),
+    ("Cache write (5 min)", Meter.CACHE_WRITE, "per 1M tokens"),
+    ("Cache write (1 hour)", Meter.CACHE_WRITE_1H, "per 1M tokens"),
+    ("Image", Meter.IMAGE, "per image"),
+)
+
+
+def set_price_form(store: Store, unpriced: pd.DataFrame) -> None:
+    """Your own price for a model from a date on — the same override as ``prices set``, so an
+    analyst fixes an unpriced model here instead of in a terminal. History before keeps its
+    price; everything after is re-priced at once."""
+    st.markdown(
+        "**Set a price** — your own rate (a model without a public price, a negotiated "
+        "discount), from a date on; the same as `prices set`, recorded in the audit trail"
+    )
+    known = [m for m in dict.fromkeys(unpriced["base_model"].fillna("")) if m] or []
+    with st.form("set_price", border=True):
+        top = st.columns([3, 2, 2, 2])
+        model = top[0].selectbox(
+            "Model (base id)", known, index=0 if known else None, key="sp_model",
+            accept_new_options=True, placeholder="e.g. amazon.nova-pro-v1:0",
+        )  # fmt: skip
+        since = top[1].date_input("From (UTC)", value=today(), key="sp_from")
+        region = top[2].text_input(
+            "Region", value="*", key="sp_region", help="a region, a geography (eu) or * for all"
+        )
+        tier = top[3].selectbox("Tier", book.PRICED_TIERS, key="sp_tier")
+        cols = st.columns(len(PRICE_FIELDS))
+        given: dict[Meter, Decimal] = {}
+        for col, (label, meter, unit) in zip(cols, PRICE_FIELDS, strict=True):
+            value = col.number_input(
+                f"{label} (USD {unit})", min_value=0.0, max_value=100_000.0, value=None,
+                step=0.01, format="%.6f", key=f"sp_{meter.value}",
+            )  # fmt: skip
+            if value is not None:
+                given[meter] = Decimal(str(value))
+        note = st.text_input("Note (why)", key="sp_note")
+        if not st.form_submit_button("Set price", icon=":material/price_change:"):
+            return
+    try:
+        if not model:
+            raise UserFacingError("No model given", "choose or type the base model id")
+        if not given:
+            raise UserFacingError("No price given", "type at least one rate")
+        book.set_override(
+            store, str(model).strip(), given, effective_from=since, tier=tier,
+            region=region.strip() or "*", note=note.strip() or None,
+        )  # fmt: skip
+    except UserFacingError as err:
+        st.error(md(err), icon=":material/error:")
+        return
+    st.session_state["sp_done"] = f"Price set for {model} from {since}: history re-priced."
+    st.rerun()  # the figures above were drawn with the old price
 
 
 def price_list_refresh(store: Store) -> None:
@@ -456,8 +518,12 @@ def show_headline(head: dict[str, Any]) -> None:
         st.warning(
             f"**Part of this selection is unpriced:** {head['unpriced_tokens']:,.0f} tokens"
             + (f" and {head['unpriced_images']:,.0f} images" if head["unpriced_images"] else "")
-            + " have no known price and are **not** in the total above. Set a price with "
-            "`python -m bedrock_explorer prices set …` (see `prices unpriced`).",
+            + " have no known price and are **not** in the total above. "
+            + (
+                "Set a price under *Prices used, unpriced models* below (or `prices set`)."
+                if is_admin()
+                else "An admin can set a price for them."
+            ),
             icon=":material/price_change:",
         )
     if head["provisioned_invocations"] or head["reserved_invocations"]:
@@ -668,3 +734,5 @@ with open_store() as store:
     )
     st.caption("Metadata and token counts only: prompt and response text is never stored.")
     prices_section(store)
+    if "sp_done" in st.session_state:
+        st.toast(md(st.session_state.pop("sp_done")), icon=":material/check_circle:")

@@ -427,3 +427,33 @@ def test_legend_order_and_colours() -> None:
     assert legend_order(frame, "m") == ["b", "a", "Other"]
     assert colours(["b", "a", "Other"]) == {"b": PALETTE[0], "a": PALETTE[1], "Other": OTHER_GREY}
     assert tick_format("month") == "%b %Y" and tick_format("day") == "%-d %b"
+
+
+def test_an_admin_sets_a_price_for_an_unpriced_model_on_the_page(
+    seeded: Seeded, store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mystery = [
+        RecordSpec(request_id=f"mystery-{i}", ts=NOW - timedelta(hours=i + 1),
+                   model_id="acme.mystery-v1:0", input_tokens=1000, output_tokens=500)
+        for i in range(10)
+    ]  # fmt: skip
+    integ = store.add_integration("acme", "local", {"paths": ["acme"]})
+    store.write_batch(integ.id, RawBatch("acme", [make_line(s) for s in mystery]))
+    store.close()
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(db_path))
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    assert any("15,000 tokens have no known price" in w.value for w in at.warning)
+    assert at.selectbox(key="sp_model").value == "acme.mystery-v1:0"  # offered first
+    at.date_input(key="sp_from").set_value(TODAY - timedelta(days=20))
+    at.number_input(key="sp_input").set_value(2.0)
+    at.number_input(key="sp_output").set_value(4.0)
+    at.text_input(key="sp_note").input("contract rate")
+    next(b for b in at.button if b.label == "Set price").click().run()
+    assert not at.exception and not at.error
+    assert not any("have no known price" in w.value for w in at.warning)
+    added = Decimal(10 * (1000 * 2 + 500 * 4)) / Decimal(1_000_000)  # $0.04
+    total = cents(expected_cost(seeded.specs) + added)
+    assert _metrics(at)["Total cost"] == f"${total:,}"
+    with Store(db_path) as check:
+        trail = check.audit_trail()
+    assert "acme.mystery-v1:0" in " ".join(trail["target"].astype(str))
