@@ -146,7 +146,7 @@ def grouped_for_screen(table: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     return shown.rename(columns={**{k: k.capitalize() for k in keys}, **_GROUPED_HEADERS})
 
 
-def _money_cell(value: object) -> str:
+def money_cell(value: object) -> str:
     """:func:`money` for a grid cell (blank text passes through: the total row's labels)."""
     if isinstance(value, str):
         return value
@@ -156,7 +156,7 @@ def _money_cell(value: object) -> str:
 def grouped_formats(frame: pd.DataFrame) -> dict[Any, str | Callable[[object], str] | None]:
     """How the page writes each number of :func:`grouped_for_screen`: money to the cent (more
     digits under a cent, "unpriced" for none), counts with thousands separators."""
-    formats: dict[Any, str | Callable[[object], str] | None] = {"Cost (USD)": _money_cell}
+    formats: dict[Any, str | Callable[[object], str] | None] = {"Cost (USD)": money_cell}
     for column in frame.columns:
         if column in _GROUPED_HEADERS.values() and column not in ("Cost (USD)", "Price status"):
             formats[column] = "{:,.0f}"
@@ -193,3 +193,22 @@ def tick_format(granularity: str) -> str:
     return {"hour": "%H:%M<br>%-d %b", "day": "%-d %b", "week": "%-d %b", "month": "%b %Y"}[
         granularity
     ]
+
+
+def chart_summary(frame: pd.DataFrame, by: str, title: str, largest: int = 3) -> str:
+    """A chart's text alternative (its accessible name): what it shows, the total and the
+    largest groups — what a screen reader user would otherwise miss."""
+    totals = frame.groupby(by)["cost"].sum(min_count=1).sort_values(ascending=False)
+    known = totals.dropna()
+    top = "; ".join(f"{name}: {money(float(cost))}" for name, cost in known.head(largest).items())
+    total = money(float(known.sum())) if len(known) else money(None)
+    return f"{title}. Total {total} over {len(totals):,} groups" + (
+        f"; largest {top}" if top else ""
+    )
+
+
+def chart_table(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """A chart's data as a small table (its *view as table*): the columns shown, cost last
+    before the volumes, headers in words."""
+    shown = frame[[c for c in columns if c in frame]].copy()
+    return shown.rename(columns={c: c.replace("_", " ").capitalize() for c in shown.columns})

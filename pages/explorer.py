@@ -23,6 +23,8 @@ from bedrock_explorer.dimensions import BY_FIELD
 from bedrock_explorer.display import (
     OTHER,
     OTHER_GREY,
+    chart_summary,
+    chart_table,
     chart_text,
     colours,
     grouped_for_screen,
@@ -30,6 +32,7 @@ from bedrock_explorer.display import (
     legend_order,
     md,
     money,
+    money_cell,
     table_for_screen,
     tick_format,
 )
@@ -296,7 +299,9 @@ def stacked_chart(frame: pd.DataFrame, by: str, f: Filters) -> None:
     )
     fig.update_xaxes(tickformat=tick_format(f.granularity))
     fig.update_layout(legend={"orientation": "h", "y": -0.2}, height=440, margin={"t": 30})
-    st.plotly_chart(fig, width="stretch")
+    title = f"Cost over time by {by}, per {f.granularity} ({f.tz})"
+    st.plotly_chart(fig, width="stretch", alt=chart_summary(shown, by, title))
+    view_as_table(shown, ["bucket", by, "cost", "invocations", "unpriced_tokens"], title)
 
 
 def bar(frame: pd.DataFrame, by: str, title: str, n: int) -> None:
@@ -321,7 +326,21 @@ def bar(frame: pd.DataFrame, by: str, title: str, n: int) -> None:
         hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"},
     )
     fig.update_layout(height=360, margin={"t": 40}, showlegend=False)
-    st.plotly_chart(fig, width="stretch")
+    st.plotly_chart(fig, width="stretch", alt=chart_summary(top, by, title))
+    view_as_table(top.sort_values("cost", ascending=False), [by, "cost", "invocations"], title)
+
+
+def view_as_table(frame: pd.DataFrame, columns: list[str], title: str) -> None:
+    """The chart's figures as a table, one click away (for reading exact values, and for
+    anyone who cannot read the chart)."""
+    with st.expander("View as table", icon=":material/table:"):
+        table = chart_table(frame, columns)
+        st.dataframe(
+            table.style.format({"Cost": money_cell}, na_rep=""),
+            hide_index=True,
+            width="stretch",
+            alt=f"{title}, as a table",
+        )
 
 
 def detail_download(filters: Filters) -> Any:
@@ -659,7 +678,9 @@ with open_store() as store:
             hover_data={"cost": ":$,.4f"},
         )
         fig.update_layout(height=360, margin={"t": 40}, showlegend=False)
-        st.plotly_chart(fig, width="stretch")
+        title = "Cost by usage type"
+        st.plotly_chart(fig, width="stretch", alt=chart_summary(meters, "usage type", title))
+        view_as_table(meters, ["usage type", "cost"], title)
     with c2:
         cache = explorer.cache_economics(store, f)
         st.markdown("**Prompt cache economics**")

@@ -287,7 +287,7 @@ def test_page_empty_selection_shows_a_helpful_state(app: AppTest) -> None:
 def test_grouped_table_on_the_page_totals_to_the_headline(app: AppTest, seeded: Seeded) -> None:
     app.run()
     app.multiselect(key="ex_group").set_value(["identity", "model"]).run()
-    table = app.dataframe[0].value
+    table = next(d.value for d in app.dataframe if "Price status" in d.value.columns)
     assert list(table.columns[:4]) == ["Identity", "Model", "Cost (USD)", "Price status"]
     rows, total = table.iloc[:-1], table.iloc[-1]
     assert total["Identity"] == "Total" and total["Invocations"] == 2000
@@ -457,3 +457,18 @@ def test_an_admin_sets_a_price_for_an_unpriced_model_on_the_page(
     with Store(db_path) as check:
         trail = check.audit_trail()
     assert "acme.mystery-v1:0" in " ".join(trail["target"].astype(str))
+
+
+def test_every_chart_has_a_text_alternative_and_a_table(app: AppTest, seeded: Seeded) -> None:
+    app.run()
+    charts = list(app.get("plotly_chart"))
+    alts = [c.proto.alt for c in charts]
+    assert alts[0].startswith("Cost over time by model, per day (UTC). Total $")
+    assert all(alt for alt in alts), alts
+    truth = f"${cents(expected_cost(seeded.specs)):,}"
+    assert any(alt.startswith(f"Cost by model. Total {truth} over 4 groups") for alt in alts)
+    tables = [e for e in app.expander if e.label == "View as table"]
+    assert len(tables) == len(charts)
+    by_model = next(t for t in tables if "Model" in t.dataframe[0].value.columns
+                    and "Bucket" not in t.dataframe[0].value.columns)  # fmt: skip
+    assert cents(by_model.dataframe[0].value["Cost"].sum()) == cents(expected_cost(seeded.specs))
