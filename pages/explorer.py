@@ -66,9 +66,9 @@ ZONES = (
 CUSTOM = "custom"
 
 
-def change(value: float | None, head: dict[str, Any]) -> str | None:
-    """The change figure with what it compares with ("+4.1% vs 1 Nov to 10 Nov 14:00 …")."""
-    return None if value is None else f"{value:+.1%} {head['comparison']}"
+def change(value: float | None) -> str | None:
+    """The change figure; what it compares with goes beside it (the delta's description)."""
+    return None if value is None else f"{value:+.1%}"
 
 
 def today() -> date:
@@ -495,44 +495,51 @@ def price_list_refresh(store: Store) -> None:
         st.warning(f"Held back: {line}", icon=":material/pan_tool:")
 
 
+#: A headline tile's width (px): tiles of a fixed width wrap on a narrow screen instead of
+#: shrinking until "$17,204.55" reads "$17…".
+TILE = 200
+
+
 def show_headline(head: dict[str, Any]) -> None:
-    m = st.columns(4)
-    m[0].metric(
+    row = st.container(horizontal=True, wrap=True, gap="medium")
+    compared = None if head["comparison_note"] else head["comparison"]
+    row.metric(
         "Total cost",
         money(head["cost"] if head["cost_known"] else None),
-        change(head["cost_change"], head),
+        change(head["cost_change"]),
         delta_color="inverse",
+        delta_description=compared if head["cost_change"] is not None else None,
         help=(
             head["comparison_note"]
             or f"Compared {head['comparison']}: {money(head['previous_cost'])}."
         )
         + " On-demand list prices (or your overrides), per invocation and meter.",
+        width=TILE,
     )
-    m[1].metric(
+    row.metric(
         "Invocations",
         f"{head['invocations']:,.0f}",
-        change(head["invocations_change"], head),
+        change(head["invocations_change"]),
         delta_color="off",
+        delta_description=compared if head["invocations_change"] is not None else None,
+        width=TILE,
     )
-    m[2].metric(
+    row.metric(
         "Cost per 1,000 priced invocations",
         money(head["cost_per_1k"]),
         help=f"Divided by the {head['priced_invocations']:,.0f} invocations that have a per-token "
         "price: unpriced, provisioned and reserved ones add no dollars, so they are left out.",
+        width=TILE,
     )
-    m[3].metric("Images generated", f"{head['images']:,.0f}")
-    t = st.columns(4)
-    for col, (label, key) in zip(
-        t,
-        (
-            ("Input tokens", "input_tokens"),
-            ("Output tokens", "output_tokens"),
-            ("Cache read tokens", "cache_read_tokens"),
-            ("Cache write tokens", "cache_write_tokens"),
-        ),
-        strict=True,
+    row.metric("Images generated", f"{head['images']:,.0f}", width=TILE)
+    tokens = st.container(horizontal=True, wrap=True, gap="medium")
+    for label, key in (
+        ("Input tokens", "input_tokens"),
+        ("Output tokens", "output_tokens"),
+        ("Cache read tokens", "cache_read_tokens"),
+        ("Cache write tokens", "cache_write_tokens"),
     ):
-        col.metric(label, compact(head[key]), help=f"{head[key]:,.0f}")
+        tokens.metric(label, compact(head[key]), help=f"{head[key]:,.0f}", width=TILE)
     if head["unpriced_tokens"] or head["unpriced_images"]:
         st.warning(
             f"**Part of this selection is unpriced:** {head['unpriced_tokens']:,.0f} tokens"

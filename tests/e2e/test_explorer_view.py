@@ -117,6 +117,25 @@ def test_a_view_survives_navigation_and_reload_and_a_bad_link_keeps_the_rest(
     kept = _snapshot(page)
     assert (kept["period"], kept["week"], kept["stack"]) == ("last month", True, "region")
 
+    # a narrow screen: the headline tiles wrap, no figure is cut short
+    page.set_viewport_size({"width": 800, "height": 1000})
+    page.reload()
+    page.get_by_text("Cost over time").wait_for(timeout=60_000)
+    settle(page)
+    values = page.locator("[data-testid=stMetricValue]")
+    assert values.count() >= 8  # the headline and the cache figures
+    for i in range(values.count()):
+        value = values.nth(i)
+        text = value.inner_text()
+        # the laid-out text wider than its box: shown with an ellipsis ("$17…")
+        cut = value.evaluate(
+            "el => { const r = document.createRange(); r.selectNodeContents(el);"
+            " return r.getBoundingClientRect().width > el.getBoundingClientRect().width + 1; }"
+        )
+        assert not cut and not text.endswith("…"), f"{text!r} does not fit its tile"
+    total = _metric(page, "Total cost")
+    assert re.fullmatch(r"\$[\d,]+\.\d{2}", total), total
+
 
 def test_a_bookmark_opened_first_on_a_fresh_server_gets_the_apps_navigation(
     servers_without_demo: Servers, page
