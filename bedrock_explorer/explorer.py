@@ -671,19 +671,31 @@ def filter_options(store: Store) -> dict[str, list[str]]:
 
 
 def metadata_summary(store: Store, f: Filters, limit: int = 500) -> tuple[list[str], list[str]]:
-    """The ``requestMetadata`` keys in the selected period, and its ``key=value`` pairs (the
-    most used first, at most ``limit``), in one pass over the period."""
-    lo, hi = f.utc_bounds
+    """The ``requestMetadata`` keys of the selection (the invocations the filters keep, its own
+    metadata filter aside), the most used first, and its ``key=value`` pairs (at most
+    ``limit``), in one pass.
+
+    Why the selection, not the period: a key only another integration's data has would make
+    the chart of a filtered view 100% "(none)"."""
+    where, params, model_where, model_params = _where(replace(f, metadata=()))
+    model_filter = (
+        f" AND model_id IN (SELECT m.model_id FROM model_ids m WHERE {model_where})"
+        if model_where
+        else ""
+    )
     rows = store.con.execute(
-        """
+        f"""
         SELECT e.key, e.value, count(*) AS n
         FROM (SELECT unnest(map_entries(request_metadata)) AS e FROM invocations
-              WHERE ts >= ? AND ts < ? AND request_metadata IS NOT NULL)
-        GROUP BY e.key, e.value ORDER BY n DESC
+              WHERE {where}{model_filter} AND request_metadata IS NOT NULL)
+        GROUP BY e.key, e.value ORDER BY n DESC, e.key, e.value
         """,
-        [lo, hi],
+        [*params, *model_params],
     ).fetchall()
-    keys = sorted({r[0] for r in rows})
+    uses: dict[str, int] = {}
+    for key, _value, n in rows:
+        uses[key] = uses.get(key, 0) + n
+    keys = sorted(uses, key=lambda k: (-uses[k], k))
     pairs = sorted(f"{k}={v}" for k, v, _ in rows[:limit])
     return keys, pairs
 

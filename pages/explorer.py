@@ -262,8 +262,8 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
             values = sorted(set(options[name]) | set(st.session_state.get(f"ex_{name}", [])))
             label = BY_FIELD[name].label
             chosen[name] = tuple(cols[i % 3].multiselect(label, values, key=f"ex_{name}"))
-        base = Filters(start, end, tz=tz, granularity=gran)
-        keys, pairs = explorer.metadata_summary(store, base)
+        base = Filters(start, end, tz=tz, granularity=gran, **chosen)
+        keys, pairs = explorer.metadata_summary(store, base)  # the most used key first
         pairs = sorted(set(pairs) | set(st.session_state.get("ex_meta", [])))
         meta = cols[len(explorer.LIST_FILTERS) % 3].multiselect(
             "requestMetadata key = value", pairs, key="ex_meta"
@@ -671,6 +671,14 @@ with open_store() as store:
         if meta_key:
             by_meta = explorer.grouped(store, f, ["metadata"], meta_key=meta_key, memo=memo)
             bar(by_meta, "metadata", f"Cost by requestMetadata “{meta_key}”", top)
+            untagged = by_meta[by_meta["metadata"] == "(none)"]
+            total = explorer.total_cost(by_meta["cost"])
+            if not untagged.empty and total:
+                cost = explorer.total_cost(untagged["cost"]) or 0.0
+                st.caption(
+                    md(f"Untagged (no “{meta_key}”): {money(cost)}, {cost / total:.0%} of the "
+                       f"cost, {int(untagged['invocations'].sum()):,} invocations")
+                )  # fmt: skip
         else:
             st.caption("No requestMetadata in this period.")
     c1, c2 = st.columns(2)

@@ -328,3 +328,26 @@ def test_filter_options_offer_every_stored_value(seeded) -> None:
 def test_an_unknown_cli_key_is_a_metadata_key() -> None:
     got = explorer.filters_from_pairs(everything(), ["team=search", "meta.region=x"])
     assert got == replace(everything(), metadata=(("team", "search"), ("region", "x")))
+
+
+def test_metadata_keys_come_from_the_selection_most_used_first(tmp_path: Path) -> None:
+    def spec(i: int, meta: dict[str, str]) -> RecordSpec:
+        ts = datetime.combine(START, datetime.min.time(), tzinfo=UTC) + timedelta(hours=i)
+        return RecordSpec(request_id=f"k-{i}", ts=ts, model_id="amazon.nova-lite-v1:0",
+                          request_metadata=meta)  # fmt: skip
+
+    with Store(tmp_path / "keys.duckdb") as store:
+        a = store.add_integration("a", "local", {"paths": ["a"]})
+        b = store.add_integration("b", "local", {"paths": ["b"]})
+        store.write_batch(
+            a.id, RawBatch("a", [make_line(spec(i, {"team": "x"})) for i in range(3)])
+        )
+        lines = [make_line(spec(10 + i, {"feature": "chat", "team": "y"})) for i in range(5)]
+        store.write_batch(b.id, RawBatch("b", lines))
+        keys, pairs = explorer.metadata_summary(store, everything())
+        assert keys == ["team", "feature"]  # team on 8 invocations, feature on 5
+        keys, pairs = explorer.metadata_summary(store, everything(integrations=("a",)))
+        assert keys == ["team"] and pairs == ["team=x"]
+        # its own metadata filter does not hide the other values of the key
+        keys, pairs = explorer.metadata_summary(store, everything(metadata=(("team", "x"),)))
+        assert pairs == ["feature=chat", "team=x", "team=y"]
