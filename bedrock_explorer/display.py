@@ -212,3 +212,16 @@ def chart_table(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     before the volumes, headers in words."""
     shown = frame[[c for c in columns if c in frame]].copy()
     return shown.rename(columns={c: c.replace("_", " ").capitalize() for c in shown.columns})
+
+
+def named_models(
+    frame: pd.DataFrame, column: str, name_of: Callable[[str], str | None]
+) -> pd.DataFrame:
+    """``column`` (base model ids) shown by the models' names, the id kept in ``model id``
+    for hover and tables. An id without a name keeps its id; two ids sharing a name (two
+    versions) keep their ids too, so no chart merges them."""
+    ids = frame[column].astype(str)
+    named = ids.map(lambda m: name_of(m) or m)
+    shared = {n for n, group in ids.groupby(named) if group.nunique() > 1}
+    shown = named.where(~named.isin(shared), ids)
+    return frame.assign(**{column: shown, "model id": ids})

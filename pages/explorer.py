@@ -33,13 +33,14 @@ from bedrock_explorer.display import (
     md,
     money,
     money_cell,
+    named_models,
     table_for_screen,
     tick_format,
 )
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import Progress
-from bedrock_explorer.pricing import book, price_list
+from bedrock_explorer.pricing import book, catalog, price_list
 from bedrock_explorer.pricing.units import Meter
 from bedrock_explorer.store import Store
 from pages._common import (
@@ -283,8 +284,16 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
     return filters, keys
 
 
+def named(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Models by their names (the raw id kept for hover and tables); other dimensions as they
+    are. Labels made safe for a chart either way."""
+    if by == "model":
+        frame = named_models(frame, by, catalog.display_name)
+    return frame.assign(**{by: frame[by].map(chart_text)})
+
+
 def stacked_chart(frame: pd.DataFrame, by: str, f: Filters) -> None:
-    shown = frame.assign(**{by: frame[by].map(chart_text)})
+    shown = named(frame, by)
     order = legend_order(shown, by)
     what = "week starting" if f.granularity == "week" else f.granularity
     fig = px.bar(
@@ -295,7 +304,8 @@ def stacked_chart(frame: pd.DataFrame, by: str, f: Filters) -> None:
         category_orders={by: order},
         color_discrete_map=colours(order),
         labels={"bucket": f"{what.capitalize()} ({f.tz})", "cost": "Cost (USD)", by: by},
-        hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"},
+        hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"}
+        | ({"model id": True} if "model id" in shown else {}),
     )
     fig.update_xaxes(tickformat=tick_format(f.granularity))
     fig.update_layout(legend={"orientation": "h", "y": -0.2}, height=440, margin={"t": 30})
@@ -310,8 +320,7 @@ def bar(frame: pd.DataFrame, by: str, title: str, n: int) -> None:
     if frame.empty:
         st.caption(f"{title}: nothing in this selection.")
         return
-    top = explorer.top_n(frame, by, n)
-    top = top.assign(**{by: top[by].map(chart_text)})
+    top = named(explorer.top_n(frame, by, n), by)
     order = legend_order(top, by)
     fig = px.bar(
         top,
@@ -323,7 +332,8 @@ def bar(frame: pd.DataFrame, by: str, title: str, n: int) -> None:
         category_orders={by: order},
         color_discrete_map={name: "#1f6fd1" for name in order} | {OTHER: OTHER_GREY},
         labels={"cost": "Cost (USD)", by: ""},
-        hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"},
+        hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"}
+        | ({"model id": True} if "model id" in top else {}),
     )
     fig.update_layout(height=360, margin={"t": 40}, showlegend=False)
     st.plotly_chart(fig, width="stretch", alt=chart_summary(top, by, title))
@@ -728,7 +738,12 @@ with open_store() as store:
             store, f, group_by, meta_key=meta_key, time_bucket=with_time, memo=memo
         )
         table = export.grouped_table(table_frame, group_by)
-        screen = grouped_for_screen(table, group_by)
+        shown_dims = list(group_by)
+        if "model" in table:  # the name beside the id
+            names = table["model"].map(lambda m: catalog.display_name(str(m)) or "")
+            table.insert(list(table.columns).index("model") + 1, "model name", names)
+            shown_dims.insert(shown_dims.index("model") + 1, "model name")
+        screen = grouped_for_screen(table, shown_dims)
         st.dataframe(
             screen.style.format(grouped_formats(screen), na_rep=""),
             hide_index=True,

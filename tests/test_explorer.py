@@ -288,7 +288,12 @@ def test_grouped_table_on_the_page_totals_to_the_headline(app: AppTest, seeded: 
     app.run()
     app.multiselect(key="ex_group").set_value(["identity", "model"]).run()
     table = next(d.value for d in app.dataframe if "Price status" in d.value.columns)
-    assert list(table.columns[:4]) == ["Identity", "Model", "Cost (USD)", "Price status"]
+    assert list(table.columns[:5]) == [
+        "Identity", "Model", "Model name", "Cost (USD)", "Price status",
+    ]  # fmt: skip
+    names = dict(zip(table["Model"], table["Model name"], strict=True))
+    assert names["amazon.nova-lite-v1:0"] == "Nova Lite"  # from genai-prices, not typed here
+    assert names["anthropic.claude-3-5-haiku-20241022-v1:0"] == "Claude Haiku 3.5"
     rows, total = table.iloc[:-1], table.iloc[-1]
     assert total["Identity"] == "Total" and total["Invocations"] == 2000
     assert cents(rows["Cost (USD)"].sum()) == cents(total["Cost (USD)"])
@@ -472,3 +477,15 @@ def test_every_chart_has_a_text_alternative_and_a_table(app: AppTest, seeded: Se
     by_model = next(t for t in tables if "Model" in t.dataframe[0].value.columns
                     and "Bucket" not in t.dataframe[0].value.columns)  # fmt: skip
     assert cents(by_model.dataframe[0].value["Cost"].sum()) == cents(expected_cost(seeded.specs))
+
+
+def test_model_names_never_merge_two_models() -> None:
+    import pandas as pd
+
+    from bedrock_explorer.display import named_models
+
+    names = {"a.one-v1:0": "One", "a.one-v2:0": "One", "b.two-v1:0": "Two"}.get
+    frame = pd.DataFrame({"model": ["a.one-v1:0", "a.one-v2:0", "b.two-v1:0", "c.x-v1:0"]})
+    shown = named_models(frame, "model", names)
+    assert list(shown["model"]) == ["a.one-v1:0", "a.one-v2:0", "Two", "c.x-v1:0"]
+    assert list(shown["model id"]) == list(frame["model"])

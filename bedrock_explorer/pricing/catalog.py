@@ -26,6 +26,7 @@ before it keeps the old one (see ``points.refresh_builtin_rates``).
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterator
@@ -156,6 +157,33 @@ def split_routing_prefix(model_id: str) -> tuple[str, str]:
         if model_id.startswith(prefix + "."):
             return prefix, model_id[len(prefix) + 1 :]
     return "any", model_id
+
+
+@functools.cache
+def display_name(model_id: str) -> str | None:
+    """The name people use for a base model id ("Claude Sonnet 4.5", "Nova Lite"), from the
+    genai-prices dataset (maintained upstream, not typed here): its AWS entry when that is
+    named, else the model maker's own entry (``anthropic.claude-sonnet-4-5-20250929-v1:0`` is
+    Anthropic's ``claude-sonnet-4-5-20250929``). ``None`` when neither names it."""
+    import contextlib
+    import re
+
+    from genai_prices import data_snapshot
+
+    snapshot = data_snapshot.get_snapshot()
+    _routing, key = split_routing_prefix(model_id)
+    aws = data_snapshot.find_provider_by_id(snapshot.providers, "aws")
+    for model in aws.models if aws is not None else []:
+        if split_routing_prefix(model.id)[1] == key and model.name:
+            return str(model.name)
+    maker, _, rest = key.partition(".")
+    ref = re.sub(r"-v\d+(:\d+)?$", "", rest)
+    if not ref:
+        return None
+    with contextlib.suppress(LookupError):
+        _provider, found = snapshot.find_provider_model(ref, None, maker, None)
+        return str(found.name) if found.name else None
+    return None
 
 
 def genai_prices_rates() -> Iterator[RateRow]:
