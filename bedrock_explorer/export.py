@@ -90,6 +90,42 @@ def grouped_table(frame: pd.DataFrame, dims: list[str]) -> pd.DataFrame:
     return table.rename(columns={"bucket": "period", "cost": "cost_usd"})
 
 
+_BUCKET_LABELS = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d", "week": "%Y-%m-%d", "month": "%Y-%m"}
+TOTAL_COLUMN = "total_usd"
+
+
+def pivot_table(frame: pd.DataFrame, dims: list[str], granularity: str) -> pd.DataFrame:
+    """Cost with one column per time bucket and a total (Cost Explorer's table), from a grouped
+    frame split by time (``explorer.grouped(..., time_bucket=True)``).
+
+    A bucket without usage is 0; a bucket whose usage has no price is empty (unpriced, never
+    $0); the total is what could be priced, like the grouped table's. Rows by total, largest
+    first; columns in time order (a week is labelled by its first day)."""
+    keys = list(dims) or ["selection"]
+    data = frame.assign(selection="all") if not dims else frame.copy()
+    data["period"] = pd.to_datetime(data["bucket"]).dt.strftime(_BUCKET_LABELS[granularity])
+    groups = data.groupby([*keys, "period"], sort=True)
+    used = groups["invocations"].sum().unstack("period", fill_value=0)
+    # min_count: a group whose usage has no price sums to empty, not 0
+    cost = groups["cost"].sum(min_count=1).unstack("period").reindex_like(used)
+    total = cost.where(used > 0).sum(axis=1, min_count=1)  # empty when nothing is priced
+    cost = cost.where(used > 0, 0.0)  # no usage: nothing to pay
+    wide = cost.assign(**{TOTAL_COLUMN: total})
+    wide = wide[[TOTAL_COLUMN, *cost.columns]].sort_values(TOTAL_COLUMN, ascending=False)
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def pivot_csv(frame: pd.DataFrame, dims: list[str], granularity: str) -> str:
+    """:func:`pivot_table` as CSV: costs as decimal text, empty when unpriced."""
+    wide = pivot_table(frame, dims, granularity)
+    for column in wide.columns[len(dims or ["selection"]) :]:
+        wide[column] = wide[column].map(cost_text)
+    buffer = io.StringIO()
+    neutralise(wide).to_csv(buffer, index=False, lineterminator=LINE_END)
+    return buffer.getvalue()
+
+
 def _costs_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for column in out.columns:

@@ -83,7 +83,8 @@ STACK_CHOICES = list(explorer.GROUP_BY)
 DEFAULT_STACK, DEFAULT_TOP, DEFAULT_GROUP = "model", 8, ["model"]
 LISTED = (*explorer.LIST_FILTERS, "meta", "group")
 VIEW_PARAMS = (
-    "period", "from", "to", "tz", "granularity", *LISTED, "stack", "key", "top", "split", "page",
+    "period", "from", "to", "tz", "granularity", *LISTED, "stack", "key", "top", "split", "pivot",
+    "page",
 )  # fmt: skip
 
 
@@ -133,6 +134,8 @@ def init_widgets(current: Filters, view: dict[str, Any], problems: list[str]) ->
         state["ex_group"] = [g for g in groups if g in STACK_CHOICES]
     if missing("ex_group_time"):
         state["ex_group_time"] = view.get("split") == "1"
+    if missing("ex_pivot"):
+        state["ex_pivot"] = view.get("pivot") == "1"
     if missing("ex_page"):
         page = str(view.get("page") or "1")
         state["ex_page"] = int(page) if page.isdigit() and int(page) >= 1 else 1
@@ -183,6 +186,8 @@ def view_params(filters: Filters, preset: str, keys: list[str]) -> dict[str, str
         params["group"] = group or ["-"]
     if state.get("ex_group_time"):
         params["split"] = "1"
+    if state.get("ex_pivot"):
+        params["pivot"] = "1"
     if int(state.get("ex_page", 1)) != 1:
         params["page"] = str(int(state["ex_page"]))
     return params
@@ -422,6 +427,43 @@ PRICE_FIELDS = (
     ("Cache write (1 hour)", Meter.CACHE_WRITE_1H, "per 1M tokens"),
     ("Image", Meter.IMAGE, "per image"),
 )
+
+
+def pivot_section(
+    store: Store, f: Filters, group_by: list[str], meta_key: str | None, memo: dict[Any, Any]
+) -> None:
+    """Cost with the time buckets as columns (Cost Explorer's table), a total and a trend line
+    per row, and its CSV."""
+    frame = explorer.grouped(store, f, group_by, meta_key=meta_key, time_bucket=True, memo=memo)
+    wide = export.pivot_table(frame, group_by, f.granularity)
+    columns = list(wide.columns)
+    buckets = columns[columns.index(export.TOTAL_COLUMN) + 1 :]
+    screen = wide.copy()
+    screen["trend"] = pd.Series(wide[buckets].fillna(0.0).values.tolist(), index=wide.index)
+    screen = screen[[*wide.columns[: len(group_by) or 1], "trend", export.TOTAL_COLUMN, *buckets]]
+    screen = screen.rename(columns={d: d.capitalize() for d in [*group_by, "selection"]})
+    st.dataframe(
+        screen.style.format({c: money_cell for c in [export.TOTAL_COLUMN, *buckets]}, na_rep=""),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "trend": st.column_config.LineChartColumn("Trend", width="small"),
+            export.TOTAL_COLUMN: "Total (USD)",
+        },
+        alt=f"Cost per {f.granularity} as columns, by {', '.join(group_by) or 'selection'}",
+    )
+    st.caption(
+        f"{len(wide):,} rows · total {money(explorer.total_cost(wide[export.TOTAL_COLUMN]))} · "
+        "empty: usage with no price (not $0)"
+    )
+    st.download_button(
+        "Download pivot CSV",
+        export.pivot_csv(frame, group_by, f.granularity),
+        file_name=export.file_name("cost-pivot", f, [f.granularity, *group_by]),
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
 
 
 def set_price_form(store: Store, unpriced: pd.DataFrame) -> None:
@@ -730,9 +772,16 @@ with open_store() as store:
 
     st.subheader("Grouped table")
     group_by = st.multiselect("Group by", STACK_CHOICES, key="ex_group")
-    with_time = st.toggle(f"Split by {f.granularity}", key="ex_group_time")
+    t1, t2 = st.columns(2)
+    with_time = t1.toggle(f"Split by {f.granularity}", key="ex_group_time")
+    as_columns = t2.toggle(
+        f"{f.granularity.capitalize()}s as columns", key="ex_pivot",
+        help="One column per time bucket and a total, with a trend line per row",
+    )  # fmt: skip
     if "metadata" in group_by and not meta_key:
         st.caption("Grouping by metadata needs a requestMetadata key in this period.")
+    elif as_columns:
+        pivot_section(store, f, group_by, meta_key, memo)
     else:
         table_frame = explorer.grouped(
             store, f, group_by, meta_key=meta_key, time_bucket=with_time, memo=memo

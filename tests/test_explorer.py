@@ -489,3 +489,46 @@ def test_model_names_never_merge_two_models() -> None:
     shown = named_models(frame, "model", names)
     assert list(shown["model"]) == ["a.one-v1:0", "a.one-v2:0", "Two", "c.x-v1:0"]
     assert list(shown["model id"]) == list(frame["model"])
+
+
+def test_the_pivot_has_a_column_per_day_and_totals_to_the_headline(
+    store: Store, seeded: Seeded
+) -> None:
+    f = whole()
+    frame = explorer.grouped(store, f, ["model"], time_bucket=True)
+    wide = export.pivot_table(frame, ["model"], "day")
+    truth = cents(expected_cost(seeded.specs))
+    assert cents(wide["total_usd"].sum()) == truth and len(wide) == 4
+    days = [c for c in wide.columns if c not in ("model", "total_usd")]
+    assert days == sorted(days) and len(days) == 10  # NOW - 9 days to NOW, by UTC day
+    by_day = explorer.grouped(store, f, [], time_bucket=True).sort_values("bucket")
+    assert [cents(wide[d].sum()) for d in days] == [cents(c) for c in by_day["cost"]]
+    rows = list(csv.DictReader(io.StringIO(export.pivot_csv(frame, ["model"], "day"))))
+    assert cents(sum(Decimal(r["total_usd"]) for r in rows)) == truth
+
+
+def test_a_pivot_cell_is_zero_without_usage_and_empty_when_unpriced() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "bucket": pd.to_datetime(["2026-03-01", "2026-03-02", "2026-03-02"]),
+        "model": ["a", "a", "mystery"],
+        "invocations": [1, 2, 5],
+        "cost": [0.5, 0.25, float("nan")],
+    })  # fmt: skip
+    wide = export.pivot_table(frame, ["model"], "day").set_index("model")
+    assert wide.loc["a", "2026-03-01"] == 0.5 and wide.loc["a", "total_usd"] == 0.75
+    assert wide.loc["mystery", "2026-03-01"] == 0.0, "no usage that day: nothing to pay"
+    assert pd.isna(wide.loc["mystery", "2026-03-02"]), "usage without a price: empty, not $0"
+    assert pd.isna(wide.loc["mystery", "total_usd"])
+
+
+def test_the_pivot_is_on_the_page_and_in_the_link(app: AppTest, seeded: Seeded) -> None:
+    app.query_params["pivot"] = "1"
+    app.run()
+    assert not app.exception and app.toggle(key="ex_pivot").value
+    table = next(d.value for d in app.dataframe if "total_usd" in d.value.columns)
+    assert cents(table["total_usd"].sum()) == cents(expected_cost(seeded.specs))
+    assert "trend" in table.columns
+    app.toggle(key="ex_pivot").set_value(False).run()
+    assert "pivot" not in app.query_params
