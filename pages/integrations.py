@@ -228,16 +228,18 @@ def source_fields(
         slot = "path" if spec.name == "paths" else spec.name  # the wizard asks for one folder
         key = f"wz_{spec.name}{suffix}"
         if picker and spec.pick_label:
-            if "known" not in w:
-                w["known"] = setup_wizard.known_values(settings_of(w))
+            known: dict[str, list[str]] = w.setdefault("known", {})  # per kind: kinds switch
+            if kind.kind not in known:
+                known[kind.kind] = setup_wizard.known_values(settings_of(w))
+            names = known[kind.kind]
             if key not in st.session_state:
                 st.session_state[key] = w[slot]
-            if w["known"]:
-                choices = ["(type a name)", *w["known"]]
+            if names:
+                choices = ["(type a name)", *names]
                 pick = col.selectbox(
                     spec.pick_label,
                     choices,
-                    index=choices.index(w[slot]) if w[slot] in w["known"] else 0,
+                    index=choices.index(w[slot]) if w[slot] in names else 0,
                     key="wz_pick",
                 )
                 if pick != "(type a name)" and pick != w.get("picked"):
@@ -308,7 +310,8 @@ def step_setup(w: dict[str, Any], store: Store) -> None:
         try:
             settings = settings_of(w)
             settings.validate()
-            registry.source(settings.kind).check_known(settings, w.get("known") or [])
+            known = (w.get("known") or {}).get(settings.kind) or []
+            registry.source(settings.kind).check_known(settings, known)
             if w.get("saved"):
                 store.update_integration_config(w["saved"], settings.to_config())
                 store.rename_integration(w["saved"], w["name"])

@@ -275,3 +275,17 @@ def test_edit_reopens_the_wizard_and_renames_without_losing_data(db: Path, accou
             "SELECT count(*) FROM invocations WHERE integration_id = ?", [integ.id]
         ).fetchall()[0][0]
     assert count == 300
+
+
+def test_the_log_group_picker_survives_a_detour_through_another_kind(
+    db: Path, account: None
+) -> None:
+    at = start_wizard(db)
+    click(at, "Next")
+    at.radio(key="wz_kind_iam").set_value("S3 bucket").run()  # step 2: the logs are in S3
+    click(at, "Next")  # step 3 opens on S3
+    assert at.radio(key="wz_kind").value == "S3 bucket"
+    assert not at.exception and not [s for s in at.selectbox if s.key == "wz_pick"]
+    at.radio(key="wz_kind").set_value("CloudWatch Logs log group").run()
+    pick = at.selectbox(key="wz_pick")
+    assert LOG_GROUP in pick.options, "the account's log groups are offered once CloudWatch is back"
