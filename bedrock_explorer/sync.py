@@ -59,9 +59,10 @@ class SyncSummary(ImportSummary):
 
     @property
     def read_to(self) -> datetime | None:
-        """How far this sync read (the kind says: CloudWatch stops a few minutes before the
-        sync's start on purpose, S3 reads what is delivered, a folder has no such point)."""
-        return registry.source(self.kind).read_to(self) if self.kind else None
+        """How far this sync read: the end of its window (CloudWatch stops a few minutes
+        before the sync's start on purpose, S3 reads what is delivered; an import of a folder
+        has no window)."""
+        return self.window_to
 
     def describe(self) -> str:
         if not registry.settings_class(self.kind).remote:

@@ -80,10 +80,6 @@ class Source(Protocol):
         """What the IAM checker evaluates the integration's role against (None: no AWS)."""
         ...
 
-    def read_to(self, summary: Any) -> datetime | None:
-        """How far a finished sync read (shown on the integration's card)."""
-        ...
-
     def deferred(self, summary: Any) -> str:
         """A clause saying what this sync left for the next one ("" for nothing)."""
         ...

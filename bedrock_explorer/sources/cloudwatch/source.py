@@ -218,12 +218,6 @@ class CloudWatchSource:
         arn = f"arn:aws:logs:{settings.region}:{account}:log-group:{settings.log_group}"
         return LogGroupTarget.from_arn(arn)
 
-    def read_to(self, summary: Any) -> datetime | None:
-        """CloudWatch stops :data:`reader.LATENCY_BUFFER` before the sync's start on purpose
-        (events still arriving)."""
-        window_to: datetime | None = summary.window_to
-        return window_to
-
     def deferred(self, summary: Any) -> str:
         if not summary.window_to:
             return ""

@@ -38,9 +38,6 @@ class LocalSource:
     def iam_target(self, settings: Any, account: str) -> None:
         return None
 
-    def read_to(self, summary: Any) -> datetime | None:
-        return None
-
     def deferred(self, summary: Any) -> str:
         return ""
 

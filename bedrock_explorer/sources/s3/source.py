@@ -184,11 +184,6 @@ class S3Source:
     def iam_target(self, settings: S3Settings, account: str) -> BucketTarget:
         return BucketTarget(settings.bucket or "", settings.prefix)
 
-    def read_to(self, summary: Any) -> datetime | None:
-        """S3 reads what is delivered, up to the sync's start."""
-        window_to: datetime | None = summary.window_to
-        return window_to
-
     def deferred(self, summary: Any) -> str:
         return ""
 
