@@ -240,9 +240,7 @@ def default_filters(today: date | None = None) -> Filters:
 
 def still_running(f: Filters, now: datetime | None = None) -> bool:
     """Whether the period ends after ``now`` (its last bucket is partial)."""
-    lo, hi = f.utc_bounds
-    moment = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    return lo < moment < hi
+    return periods.is_running(periods.Window(*f.utc_bounds), now or datetime.now(UTC))
 
 
 def today_in(tz: str, now: datetime | None = None) -> date:

@@ -107,6 +107,12 @@ class Comparison:
     partial: bool
 
 
+def is_running(span: Window, now: datetime) -> bool:
+    """Whether ``now`` (aware) falls inside the span: its last bucket is still filling."""
+    moment = now.astimezone(UTC).replace(tzinfo=None)
+    return span.start < moment < span.end
+
+
 def _utc(day: date, tz: str) -> datetime:
     """Midnight starting ``day`` in ``tz``, as naive UTC."""
     local = datetime.combine(day, time(), tzinfo=ZoneInfo(tz))
@@ -140,9 +146,7 @@ def comparison(start: date, end: date, tz: str, now: datetime, period: str | Non
     period still running at ``now`` is compared over the *same elapsed time* only: month to
     date at the 10th, 14:00 against the 1st to the 10th, 14:00 of last month.
     """
-    current = window(start, end, tz)
-    naive_now = now.astimezone(UTC).replace(tzinfo=None)
-    partial = current.start < naive_now < current.end
+    partial = is_running(window(start, end, tz), now)
     if period in ("month to date", "last month", "last 3 months", "last 6 months",
                   "last 12 months"):  # fmt: skip
         months = {"month to date": 1, "last month": 1}.get(period) or int(str(period).split()[1])
