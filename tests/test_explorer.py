@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -399,7 +400,11 @@ def test_the_grouped_table_reads_like_an_analysts() -> None:
     assert screen.iloc[-1]["Model"] == "Total" and screen.iloc[-1]["Invocations"] == 1234570
     html = screen.style.format(grouped_formats(screen), na_rep="").to_html()
     assert "$12.35" in html and "1,234,567" in html and "1,234,570" in html
-    assert ">unpriced<" in html, "an unpriced group reads unpriced, not $0.00"
+    # the unpriced group: an empty cost beside the status "unpriced", never $0.00
+    cell = re.search(r'class="data row1 col1" >([^<]*)<', html)
+    status = re.search(r'class="data row1 col2" >([^<]*)<', html)
+    assert cell is not None and cell.group(1) == "", html
+    assert status is not None and status.group(1) == "unpriced"
     sub_cent = grouped_for_screen(table.assign(cost_usd=[0.0042, 0.0001]), ["model"])
     assert "$0.00420" in sub_cent.style.format(grouped_formats(sub_cent)).to_html()
     nothing = grouped_for_screen(table.assign(cost_usd=[None, None]), ["model"])
