@@ -346,14 +346,27 @@ def grouped(
         )
     if "metadata" in by and not meta_key:
         raise UserFacingError("Grouping by metadata needs a key", "choose a requestMetadata key")
+    asked = by
+    if memo is not None and "model" in by:
+        # The model decides its service type: grouping by both costs no extra groups, and the
+        # page's "cost by service type" is then rolled up from this frame instead of asked.
+        by = [*by, *(d for d in MODEL_DECIDES if d not in by)]
     dims, model_dims = _group_dims(f, by, time_bucket)
     frame = _grouped_raw(store, f, dims, model_dims, meta_key)
     if time_bucket and f.tz != "UTC":
         frame["bucket"] = _local_buckets(frame["bucket"], f)
     frame = _finish(store, frame, by, time_bucket)
-    if memo is not None:
-        memo[key] = frame.copy()
-    return frame
+    if memo is None:
+        return frame
+    memo[(f, tuple(by), meta_key, time_bucket)] = frame.copy()
+    found = _from_memo(memo, (f, tuple(asked), meta_key, time_bucket))
+    assert found is not None  # the frame just stored answers it
+    return found
+
+
+#: Dimensions the model dimension decides (one value per model), added to a memoised grouping
+#: by model so that their own charts are roll-ups of it.
+MODEL_DECIDES = ("service type", "provider")
 
 
 def _group_dims(
@@ -382,7 +395,7 @@ def grouped_sql(f: Filters, by: list[str], *, time_bucket: bool = False) -> str:
     """The SQL :func:`grouped` runs for this question (for the portability check)."""
     dims, model_dims = _group_dims(f, by, time_bucket)
     where, _params, model_where, _model_params = _where(f)
-    return queries.grouped_cost_sql(dims, model_dims, where, model_where)
+    return queries.grouped_cost_sql(dims, model_dims, where, model_where, periods=2)
 
 
 def _from_memo(memo: dict[Any, pd.DataFrame], key: tuple[Any, ...]) -> pd.DataFrame | None:
@@ -642,9 +655,14 @@ def detail_batches(store: Store, f: Filters, rows: int = 50_000) -> Iterator[pd.
         cur.close()
 
 
-def filter_options(store: Store) -> dict[str, list[str]]:
+def filter_options(store: Store, cache: dict[str, Any] | None = None) -> dict[str, list[str]]:
     """The values each filter can take: its fixed choices, or what is stored (one query per
-    table the dimensions live in)."""
+    table the dimensions live in).
+
+    The invocations' own values (regions, accounts, operations) take a scan of every row and
+    change only when rows are written, so with a ``cache`` (one dict per browser session) they
+    are read again only when :func:`invocations_version` changes; the other tables are small
+    and always read."""
     options: dict[str, list[str]] = {}
     stored = [d for d in FILTERABLE if not d.choices]
     for scope, table in (
@@ -656,16 +674,32 @@ def filter_options(store: Store) -> dict[str, list[str]]:
         dims = [d for d in stored if d.scope == scope]
         if not dims:
             continue
+        version = (
+            invocations_version(store) if scope == "invocation" and cache is not None else None
+        )
+        if version is not None and cache is not None and cache.get("version") == version:
+            options.update(cache["options"])
+            continue
         lists = ", ".join(
             f"list(DISTINCT {d.column} ORDER BY {d.column}) FILTER (WHERE {d.column} IS NOT NULL "
             f"AND CAST({d.column} AS VARCHAR) <> '')"
             for d in dims
         )
         row = store.con.execute(f"SELECT {lists} FROM {table}").fetchall()[0]
-        for dim, values in zip(dims, row, strict=True):
-            options[dim.field or ""] = list(values or [])
+        found = {dim.field or "": list(values or []) for dim, values in zip(dims, row, strict=True)}
+        options.update(found)
+        if version is not None and cache is not None:
+            cache.update(version=version, options=found)
     options.update({d.field or "": list(d.choices) for d in FILTERABLE if d.choices})
     return {name: options[name] for name in LIST_FILTERS}
+
+
+def invocations_version(store: Store) -> tuple[object, ...]:
+    """Changes whenever invocation rows are added, replaced or deleted (a count and the newest
+    write time — every write stamps its rows with its own time): milliseconds at 10M rows."""
+    return tuple(
+        store.con.execute("SELECT count(*), max(ingested_at) FROM invocations").fetchall()[0]
+    )
 
 
 def metadata_summary(store: Store, f: Filters, limit: int = 500) -> tuple[list[str], list[str]]:

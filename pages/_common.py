@@ -222,12 +222,9 @@ def freshness_header(store: Store, names: tuple[str, ...]) -> None:
             st.warning(md(f"{f.sentence} — {fix}."), icon=":material/update:")
 
 
-def sidebar(store: Store) -> dict[str, object]:
-    """Database, data freshness and the demo-data notice, the same on every page.
-
-    Returns the headline figures it computed, for a page that shows them too.
-    """
-    totals = queries.overview_totals(store)
+def sidebar(store: Store) -> None:
+    """Database, data freshness and the demo-data notice, the same on every page."""
+    totals = queries.store_summary(store)
     sync_scheduler(str(store.path))  # the in-app schedule runs whatever page is open
     demo = [i for i in store.list_integrations() if i.is_demo]
     with st.sidebar:
@@ -255,7 +252,6 @@ def sidebar(store: Store) -> dict[str, object]:
             f"{totals['invocations']:,} invocations · {totals['integrations']} integrations · "
             f"{totals['quarantined']} quarantined lines"
         )
-    return totals
 
 
 def compact(number: float) -> str:

@@ -14,28 +14,22 @@ from decimal import Decimal
 from typing import Any
 
 import pandas as pd
-import plotly.express as px
 import streamlit as st
 
-from bedrock_explorer import demo, explorer, export, periods, queries
+from bedrock_explorer import charts, demo, explorer, export, periods, queries
 from bedrock_explorer.config import resolve_db_path
 from bedrock_explorer.dimensions import BY_FIELD
 from bedrock_explorer.display import (
-    OTHER,
-    OTHER_GREY,
     chart_summary,
     chart_table,
     chart_text,
-    colours,
     grouped_for_screen,
     grouped_formats,
-    legend_order,
     md,
     money,
     money_cell,
     named_models,
     table_for_screen,
-    tick_format,
 )
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.explorer import Filters
@@ -237,7 +231,7 @@ def filter_chips(active: list[tuple[str, str]]) -> None:
 def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
     """The filter widgets; returns the filters they describe (also put in the URL) and the
     requestMetadata keys of the period."""
-    options = explorer.filter_options(store)
+    options = explorer.filter_options(store, st.session_state.setdefault("_ex_options", {}))
     c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
     preset = c1.selectbox(
         "Period",
@@ -299,21 +293,7 @@ def named(frame: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def stacked_chart(frame: pd.DataFrame, by: str, f: Filters) -> None:
     shown = named(frame, by)
-    order = legend_order(shown, by)
-    what = "week starting" if f.granularity == "week" else f.granularity
-    fig = px.bar(
-        shown,
-        x="bucket",
-        y="cost",
-        color=by,
-        category_orders={by: order},
-        color_discrete_map=colours(order),
-        labels={"bucket": f"{what.capitalize()} ({f.tz})", "cost": "Cost (USD)", by: by},
-        hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"}
-        | ({"model id": True} if "model id" in shown else {}),
-    )
-    fig.update_xaxes(tickformat=tick_format(f.granularity))
-    fig.update_layout(legend={"orientation": "h", "y": -0.2}, height=440, margin={"t": 30})
+    fig = charts.stacked_figure(shown, by, f.granularity, f.tz)
     title = f"Cost over time by {by}, per {f.granularity} ({f.tz})"
     st.plotly_chart(fig, width="stretch", alt=chart_summary(shown, by, title))
     view_as_table(shown, ["bucket", by, "cost", "invocations", "unpriced_tokens"], title)
@@ -326,21 +306,7 @@ def bar(frame: pd.DataFrame, by: str, title: str, n: int) -> None:
         st.caption(f"{title}: nothing in this selection.")
         return
     top = named(explorer.top_n(frame, by, n), by)
-    order = legend_order(top, by)
-    fig = px.bar(
-        top,
-        x="cost",
-        y=by,
-        orientation="h",
-        title=chart_text(title),
-        color=by,
-        category_orders={by: order},
-        color_discrete_map={name: "#1f6fd1" for name in order} | {OTHER: OTHER_GREY},
-        labels={"cost": "Cost (USD)", by: ""},
-        hover_data={"invocations": ":,", "unpriced_tokens": ":,", "cost": ":$,.4f"}
-        | ({"model id": True} if "model id" in top else {}),
-    )
-    fig.update_layout(height=360, margin={"t": 40}, showlegend=False)
+    fig = charts.bar_figure(top, by, chart_text(title))
     st.plotly_chart(fig, width="stretch", alt=chart_summary(top, by, title))
     view_as_table(top.sort_values("cost", ascending=False), [by, "cost", "invocations"], title)
 
@@ -402,7 +368,16 @@ def first_start(store: Store) -> None:
 
 
 def prices_section(store: Store) -> None:
-    with st.expander("Prices used, unpriced models and models seen", icon=":material/sell:"):
+    """The price tables read all stored data, whatever the filters: they run only while the
+    panel is open (a filter change with it closed asks nothing of them)."""
+    panel = st.expander(
+        "Prices used, unpriced models and models seen", icon=":material/sell:",
+        key="ex_prices_box", on_change="rerun",
+    )  # fmt: skip
+    with panel:
+        if not panel.open:
+            st.caption("Opening this panel reads the price tables.")
+            return
         unpriced = queries.unpriced_models(store)
         if not unpriced.empty:
             st.markdown("**Unpriced models** — usage with no known price, never counted as $0")
@@ -736,15 +711,7 @@ with open_store() as store:
     c1, c2 = st.columns(2)
     with c1:
         meters = explorer.by_meter(head)
-        fig = px.bar(
-            meters,
-            x="usage type",
-            y="cost",
-            title="Cost by usage type",
-            labels={"cost": "Cost (USD)"},
-            hover_data={"cost": ":$,.4f"},
-        )
-        fig.update_layout(height=360, margin={"t": 40}, showlegend=False)
+        fig = charts.usage_type_figure(meters)
         title = "Cost by usage type"
         st.plotly_chart(fig, width="stretch", alt=chart_summary(meters, "usage type", title))
         view_as_table(meters, ["usage type", "cost"], title)

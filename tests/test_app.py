@@ -41,7 +41,11 @@ def test_first_start_loads_labelled_demo_data_into_the_explorer(app_db: Path) ->
     assert any("demo data" in w.value for w in at.sidebar.warning)
     with Store(app_db) as store:
         assert len(store.list_integrations()) == 3
-    # the prices panel reads as a table, not as pandas: blanks, "since always", words
+    # the prices panel reads nothing while closed, and as a table, not as pandas, when open
+    panel = next(e for e in at.expander if e.label.startswith("Prices used"))
+    assert not panel.dataframe
+    at.session_state["ex_prices_box"] = True  # what clicking it open does
+    at.run()
     panel = next(e for e in at.expander if e.label.startswith("Prices used"))
     frames = [d.value for d in panel.dataframe]
     assert len(frames) == 3  # unpriced models, prices used, models seen

@@ -453,6 +453,8 @@ def test_an_admin_sets_a_price_for_an_unpriced_model_on_the_page(
     monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(db_path))
     at = AppTest.from_file(APP, default_timeout=90).run()
     assert any("15,000 tokens have no known price" in w.value for w in at.warning)
+    at.session_state["ex_prices_box"] = True  # the analyst opens the prices panel
+    at.run()
     assert at.selectbox(key="sp_model").value == "acme.mystery-v1:0"  # offered first
     at.date_input(key="sp_from").set_value(TODAY - timedelta(days=20))
     at.number_input(key="sp_input").set_value(2.0)

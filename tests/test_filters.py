@@ -351,3 +351,23 @@ def test_metadata_keys_come_from_the_selection_most_used_first(tmp_path: Path) -
         # its own metadata filter does not hide the other values of the key
         keys, pairs = explorer.metadata_summary(store, everything(metadata=(("team", "x"),)))
         assert pairs == ["feature=chat", "team=x", "team=y"]
+
+
+def test_cached_filter_options_follow_every_write(tmp_path: Path) -> None:
+    """The session's cache of stored values is read again after rows are added or deleted."""
+
+    def write(store: Store, name: str, region: str) -> None:
+        integ = store.add_integration(name, "local", {"paths": [name]})
+        spec = RecordSpec(request_id=f"{name}-1", ts=datetime(2026, 3, 2, tzinfo=UTC),
+                          model_id="amazon.nova-lite-v1:0", region=region)  # fmt: skip
+        store.write_batch(integ.id, RawBatch(name, [make_line(spec)]))
+
+    cache: dict[str, Any] = {}
+    with Store(tmp_path / "options.duckdb") as store:
+        write(store, "first", "eu-west-1")
+        assert explorer.filter_options(store, cache)["regions"] == ["eu-west-1"]
+        write(store, "second", "ap-south-1")
+        assert explorer.filter_options(store, cache)["regions"] == ["ap-south-1", "eu-west-1"]
+        assert explorer.filter_options(store, cache) == explorer.filter_options(store)
+        store.remove_integration("second")
+        assert explorer.filter_options(store, cache)["regions"] == ["eu-west-1"]

@@ -1,0 +1,117 @@
+"""The Explorer's Plotly figures, built from graph objects.
+
+Why not ``plotly.express``: ``px.bar`` spends ~120 ms per chart on this page's small frames
+(it re-derives its own grouping and validates every property again), and the page draws six;
+a figure built from ``go.Bar`` traces takes a few ms (``bench/explorer.py``, page reruns). The
+shape is what express drew — one trace per category in legend order, "Other" grey and last —
+so the charts look and read the same.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from bedrock_explorer.display import OTHER, OTHER_GREY, colours, legend_order, tick_format
+
+#: The single colour of a one-dimension bar chart (its categories are already on the axis).
+BAR_BLUE = "#1f6fd1"
+
+
+def _hover(frame: pd.DataFrame, by: str, value: str) -> tuple[pd.DataFrame, str]:
+    """Per-point extra data and the hover text: the cost, invocations, unpriced tokens and, for
+    a model shown by its display name, the raw model id."""
+    extra = ["invocations", "unpriced_tokens"] + (["model id"] if "model id" in frame else [])
+    lines = [
+        f"{by}: %{{fullData.name}}",
+        f"cost: %{{{value}:$,.4f}}",
+        "invocations: %{customdata[0]:,}",
+        "unpriced tokens: %{customdata[1]:,}",
+    ]
+    if "model id" in frame:
+        lines.append("model id: %{customdata[2]}")
+    return frame[extra], "<br>".join(lines) + "<extra></extra>"
+
+
+def bar_figure(top: pd.DataFrame, by: str, title: str) -> go.Figure:
+    """Cost by one dimension, horizontal, the most expensive on top and "Other" at the bottom."""
+    order = legend_order(top, by)
+    traces = []
+    for name in order:
+        rows = top[top[by] == name]
+        data, template = _hover(rows, by, "x")
+        traces.append(
+            go.Bar(
+                x=rows["cost"],
+                y=rows[by],
+                name=name,
+                orientation="h",
+                marker_color=OTHER_GREY if name == OTHER else BAR_BLUE,
+                customdata=data.to_numpy(),
+                hovertemplate=template,
+            )
+        )
+    fig = go.Figure(traces)
+    fig.update_layout(
+        title=title,
+        height=360,
+        margin={"t": 40},
+        showlegend=False,
+        barmode="relative",
+        xaxis_title="Cost (USD)",
+        yaxis={"categoryorder": "array", "categoryarray": order[::-1], "title": ""},
+    )
+    return fig
+
+
+def stacked_figure(shown: pd.DataFrame, by: str, granularity: str, tz: str) -> go.Figure:
+    """Cost per time bucket stacked by ``by``: the largest first in the legend, "Other" grey
+    and last, date-only ticks for a day and coarser."""
+    order = legend_order(shown, by)
+    palette = colours(order)
+    traces = []
+    for name in order:
+        rows = shown[shown[by] == name]
+        data, template = _hover(rows, by, "y")
+        traces.append(
+            go.Bar(
+                x=rows["bucket"],
+                y=rows["cost"],
+                name=name,
+                marker_color=palette[name],
+                customdata=data.to_numpy(),
+                hovertemplate=template,
+            )
+        )
+    what = "week starting" if granularity == "week" else granularity
+    fig = go.Figure(traces)
+    fig.update_layout(
+        barmode="relative",
+        legend={"orientation": "h", "y": -0.2, "title": by},
+        height=440,
+        margin={"t": 30},
+        xaxis_title=f"{what.capitalize()} ({tz})",
+        yaxis_title="Cost (USD)",
+    )
+    fig.update_xaxes(tickformat=tick_format(granularity))
+    return fig
+
+
+def usage_type_figure(meters: pd.DataFrame) -> go.Figure:
+    """Cost by usage type (input, output, cache read/write, images)."""
+    fig = go.Figure(
+        go.Bar(
+            x=meters["usage type"],
+            y=meters["cost"],
+            marker_color=BAR_BLUE,
+            hovertemplate="%{x}: %{y:$,.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title="Cost by usage type",
+        height=360,
+        margin={"t": 40},
+        showlegend=False,
+        yaxis_title="Cost (USD)",
+    )
+    return fig
