@@ -104,10 +104,98 @@ def page_reruns(path: Path, runs: int) -> list[float]:
     return samples
 
 
+def cpu_seconds(match: str) -> float:
+    """CPU seconds used so far by the processes whose command line contains ``match`` (Linux
+    ``/proc``; the browser and the server share this VM's cores, so both are reported)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    for proc in Path("/proc").iterdir():
+        try:
+            if match in (proc / "cmdline").read_bytes().decode(errors="replace"):
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / tick
+        except (OSError, ValueError, IndexError):
+            continue  # a process that ended meanwhile
+    return total
+
+
+def browser_reruns(path: Path, runs: int) -> tuple[list[float], int, float, float]:
+    """The same filter changes in headless Chromium against a real ``streamlit run``: seconds
+    from the change to the end of the rerun the page reports, and how many showed the
+    "Updating the figures" indicator (it appears after half a second)."""
+    import socket
+    import subprocess
+
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {**os.environ, "BEDROCK_EXPLORER_DB": str(path)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless",
+         "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+        cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    done = "[data-testid=stApp][data-test-script-state=notRunning]"
+    samples: list[float] = []
+    shown = 0
+    browser_cpu = server_cpu = 0.0
+    try:
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+            pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+            for _ in range(60):
+                try:
+                    pg.goto(f"http://127.0.0.1:{port}/", timeout=5_000)
+                    break
+                except Exception:  # noqa: BLE001 — the server is still starting
+                    time.sleep(1)
+            pg.wait_for_selector("[data-testid=stMetric]", timeout=300_000)
+            pg.wait_for_selector(done, timeout=300_000)
+            pg.evaluate(
+                """() => { window.__spun = 0; new MutationObserver(() => {
+                    if (document.querySelector('[data-testid=stSpinner]')) window.__spun = 1;
+                }).observe(document.body, {childList: true, subtree: true}); }"""
+            )
+            pg.get_by_text("Filters", exact=True).first.click()
+            box = pg.locator("[data-testid=stMultiSelect]").filter(
+                has=pg.get_by_text("Model", exact=True)
+            )
+            for model in MODEL_IDS[:runs]:
+                for add in (True, False):  # select it, then remove it: two changes
+                    box.locator("input").click()
+                    if add:
+                        pg.keyboard.type(model.split(".", 1)[-1])
+                    pg.evaluate("() => { window.__spun = 0; }")
+                    cpu_before = cpu_seconds("chromium"), cpu_seconds("streamlit_app.py")
+                    started = time.perf_counter()
+                    pg.keyboard.press("Enter" if add else "Backspace")
+                    pg.wait_for_selector(
+                        "[data-testid=stApp][data-test-script-state=running]", timeout=10_000
+                    )
+                    pg.wait_for_selector(done, timeout=300_000)
+                    samples.append(time.perf_counter() - started)
+                    browser_cpu += cpu_seconds("chromium") - cpu_before[0]
+                    server_cpu += cpu_seconds("streamlit_app.py") - cpu_before[1]
+                    shown += int(pg.evaluate("() => window.__spun"))
+                    pg.keyboard.press("Escape")
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return samples, shown, browser_cpu / len(samples), server_cpu / len(samples)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--browser", action="store_true", help="also time the changes in headless Chromium"
+    )
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / f"explorer-{args.rows}-{datetime.now(UTC):%Y%m%d}.duckdb"
@@ -157,6 +245,14 @@ def main() -> None:
         f"{statistics.median(reruns):.2f} s, max {max(reruns):.2f} s over {len(reruns)} changes"
     )
     print(f"Peak RSS of this process: {rss:,.0f} MB")
+    if args.browser:
+        clicks, shown, browser_cpu, server_cpu = browser_reruns(path, args.runs)
+        print(
+            f"In Chromium (streamlit run, 1400 px): median {statistics.median(clicks):.2f} s, "
+            f"max {max(clicks):.2f} s over {len(clicks)} changes; the updating indicator "
+            f"showed in {shown} of them; CPU per change: browser {browser_cpu:.2f} s, "
+            f"server {server_cpu:.2f} s (both on this machine's {os.cpu_count()} cores)"
+        )
 
 
 if __name__ == "__main__":

@@ -651,91 +651,99 @@ with open_store() as store:
         prices_section(store)  # prices do not depend on the selection
         st.stop()
 
-    # The chart's finer frame is computed first so the headline can be rolled up from it.
-    figures = st.container()
-    st.subheader("Cost over time")
-    s1, s2, s3 = st.columns([2, 2, 1])
-    stack = s1.selectbox("Stacked by", STACK_CHOICES, key="ex_stack")
-    if st.session_state.get("ex_meta_key") not in keys:  # a key from a link, not in this period
-        st.session_state.pop("ex_meta_key", None)
-    meta_key = s2.selectbox("requestMetadata key", keys, key="ex_meta_key") if keys else None
-    n = s3.number_input("Top", 3, 20, key="ex_top", help="How many of each chart's largest are "
-                        "shown; the rest is summed as Other (grey)")  # fmt: skip
-    top = int(n)
-    if stack == "metadata" and not meta_key:
-        st.caption("No requestMetadata in this period.")
-    else:
-        stacked_chart(
-            explorer.over_time(store, f, stack, n=int(n), meta_key=meta_key, memo=memo), stack, f
-        )
-        if explorer.still_running(f):
-            st.caption(
-                f"The last {f.granularity} is still running: its bar counts up to now "
-                f"({f.tz}), and the change above compares the same elapsed time."
-            )
-
-    preset = st.session_state.get("ex_preset")
-    head = explorer.headline(store, f, memo, period=preset if preset != CUSTOM else None)
-    with figures:
-        show_headline(head)
-
-    c1, c2 = st.columns(2)
-    with c1:
-        bar(explorer.grouped(store, f, ["model"], memo=memo), "model", "Cost by model", top)
-    with c2:
-        bar(
-            explorer.grouped(store, f, ["service type"], memo=memo),
-            "service type",
-            "Cost by service type",
-            top,
-        )
-    c1, c2 = st.columns(2)
-    with c1:
-        bar(
-            explorer.grouped(store, f, ["identity"], memo=memo), "identity", "Cost by identity", top
-        )
-    with c2:
-        if meta_key:
-            by_meta = explorer.grouped(store, f, ["metadata"], meta_key=meta_key, memo=memo)
-            bar(by_meta, "metadata", f"Cost by requestMetadata “{meta_key}”", top)
-            untagged = by_meta[by_meta["metadata"] == "(none)"]
-            total = explorer.total_cost(by_meta["cost"])
-            if not untagged.empty and total:
-                cost = explorer.total_cost(untagged["cost"]) or 0.0
-                st.caption(
-                    md(f"Untagged (no “{meta_key}”): {money(cost)}, {cost / total:.0%} of the "
-                       f"cost, {int(untagged['invocations'].sum()):,} invocations")
-                )  # fmt: skip
-        else:
+    # The figures are recomputed below: a rerun longer than half a second says so above them
+    # (Streamlit fades the old ones meanwhile), so a slow change never looks finished.
+    with st.spinner("Updating the figures for this selection…", show_time=True):
+        # The chart's finer frame is computed first so the headline can be rolled up from it.
+        figures = st.container()
+        st.subheader("Cost over time")
+        s1, s2, s3 = st.columns([2, 2, 1])
+        stack = s1.selectbox("Stacked by", STACK_CHOICES, key="ex_stack")
+        if st.session_state.get("ex_meta_key") not in keys:  # a key from a link, not in this period
+            st.session_state.pop("ex_meta_key", None)
+        meta_key = s2.selectbox("requestMetadata key", keys, key="ex_meta_key") if keys else None
+        n = s3.number_input("Top", 3, 20, key="ex_top", help="How many of each chart's largest are "
+                            "shown; the rest is summed as Other (grey)")  # fmt: skip
+        top = int(n)
+        if stack == "metadata" and not meta_key:
             st.caption("No requestMetadata in this period.")
-    c1, c2 = st.columns(2)
-    with c1:
-        meters = explorer.by_meter(head)
-        fig = charts.usage_type_figure(meters)
-        title = "Cost by usage type"
-        st.plotly_chart(fig, width="stretch", alt=chart_summary(meters, "usage type", title))
-        view_as_table(meters, ["usage type", "cost"], title)
-    with c2:
-        cache = explorer.cache_economics(store, f)
-        st.markdown("**Prompt cache economics**")
-        k = st.columns(2)
-        k[0].metric(
-            "Saved by cache reads",
-            money(cache["saved"]),
-            help="Cache-read tokens at the input price, minus what they cost.",
-        )
-        k[1].metric(
-            "Cache write premium",
-            money(cache["write_premium"]),
-            help="What cache writes cost above the input price.",
-        )
-        k[0].metric("Net effect of caching", money(cache["net"]))
-        k[1].metric(
-            "Writes never read back",
-            money(cache["unread_write_cost"]),
-            help="Write cost for a model on a day with no cache read at all: "
-            f"{cache['unread_write_tokens']:,.0f} tokens.",
-        )
+        else:
+            stacked_chart(
+                explorer.over_time(store, f, stack, n=int(n), meta_key=meta_key, memo=memo),
+                stack,
+                f,
+            )
+            if explorer.still_running(f):
+                st.caption(
+                    f"The last {f.granularity} is still running: its bar counts up to now "
+                    f"({f.tz}), and the change above compares the same elapsed time."
+                )
+
+        preset = st.session_state.get("ex_preset")
+        head = explorer.headline(store, f, memo, period=preset if preset != CUSTOM else None)
+        with figures:
+            show_headline(head)
+
+        c1, c2 = st.columns(2)
+        with c1:
+            bar(explorer.grouped(store, f, ["model"], memo=memo), "model", "Cost by model", top)
+        with c2:
+            bar(
+                explorer.grouped(store, f, ["service type"], memo=memo),
+                "service type",
+                "Cost by service type",
+                top,
+            )
+        c1, c2 = st.columns(2)
+        with c1:
+            bar(
+                explorer.grouped(store, f, ["identity"], memo=memo),
+                "identity",
+                "Cost by identity",
+                top,
+            )
+        with c2:
+            if meta_key:
+                by_meta = explorer.grouped(store, f, ["metadata"], meta_key=meta_key, memo=memo)
+                bar(by_meta, "metadata", f"Cost by requestMetadata “{meta_key}”", top)
+                untagged = by_meta[by_meta["metadata"] == "(none)"]
+                total = explorer.total_cost(by_meta["cost"])
+                if not untagged.empty and total:
+                    cost = explorer.total_cost(untagged["cost"]) or 0.0
+                    st.caption(
+                        md(f"Untagged (no “{meta_key}”): {money(cost)}, {cost / total:.0%} of the "
+                           f"cost, {int(untagged['invocations'].sum()):,} invocations")
+                    )  # fmt: skip
+            else:
+                st.caption("No requestMetadata in this period.")
+        c1, c2 = st.columns(2)
+        with c1:
+            meters = explorer.by_meter(head)
+            fig = charts.usage_type_figure(meters)
+            title = "Cost by usage type"
+            st.plotly_chart(fig, width="stretch", alt=chart_summary(meters, "usage type", title))
+            view_as_table(meters, ["usage type", "cost"], title)
+        with c2:
+            cache = explorer.cache_economics(store, f)
+            st.markdown("**Prompt cache economics**")
+            k = st.columns(2)
+            k[0].metric(
+                "Saved by cache reads",
+                money(cache["saved"]),
+                help="Cache-read tokens at the input price, minus what they cost.",
+            )
+            k[1].metric(
+                "Cache write premium",
+                money(cache["write_premium"]),
+                help="What cache writes cost above the input price.",
+            )
+            k[0].metric("Net effect of caching", money(cache["net"]))
+            k[1].metric(
+                "Writes never read back",
+                money(cache["unread_write_cost"]),
+                help="Write cost for a model on a day with no cache read at all: "
+                f"{cache['unread_write_tokens']:,.0f} tokens.",
+            )
 
     st.subheader("Grouped table")
     group_by = st.multiselect("Group by", STACK_CHOICES, key="ex_group")

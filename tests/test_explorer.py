@@ -10,10 +10,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -539,3 +541,45 @@ def test_the_pivot_is_on_the_page_and_in_the_link(app: AppTest, seeded: Seeded) 
     assert "trend" in table.columns
     app.toggle(key="ex_pivot").set_value(False).run()
     assert "pivot" not in app.query_params
+
+
+def test_every_figure_is_computed_under_the_updating_indicator(
+    app: AppTest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow change says "Updating…" above the figures (Streamlit's spinner, shown after half
+    a second): every query behind a figure must run while that indicator is up."""
+    import contextlib
+
+    import streamlit as st
+
+    up: list[str] = []
+    calls: dict[str, list[bool]] = {}
+    real_spinner = st.spinner
+
+    @contextlib.contextmanager
+    def spinner(text: str = "", **kw: Any) -> Iterator[None]:
+        with real_spinner(text, **kw):
+            up.append(text)
+            try:
+                yield
+            finally:
+                up.pop()
+
+    def watched(name: str) -> None:
+        real = getattr(explorer, name)
+
+        def call(*a: Any, **k: Any) -> Any:
+            calls.setdefault(name, []).append(any("Updating the figures" in t for t in up))
+            return real(*a, **k)
+
+        monkeypatch.setattr(explorer, name, call)
+
+    monkeypatch.setattr(st, "spinner", spinner)
+    for name in ("over_time", "headline", "grouped", "cache_economics", "by_meter"):
+        watched(name)
+    app.run()
+    assert not app.exception
+    assert set(calls) >= {"over_time", "headline", "cache_economics", "by_meter"}
+    figure_calls = {name: flags for name, flags in calls.items() if name != "grouped"}
+    assert all(all(flags) for flags in figure_calls.values()), figure_calls
+    assert sum(calls["grouped"]) >= 4  # model, service type, identity, metadata charts
