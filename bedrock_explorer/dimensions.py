@@ -48,6 +48,9 @@ class Dimension:
     aliases: tuple[str, ...] = ()
     #: a fixed list of values; otherwise the options are read from what is stored
     choices: tuple[str, ...] = ()
+    #: for a roll-up of another dimension (``family`` of ``model``): that dimension's name; the
+    #: figures are grouped by it and summed up in Python (``explorer.grouped``), no SQL of its own
+    derived_from: str | None = None
 
     @property
     def cli_key(self) -> str:
@@ -90,6 +93,14 @@ DIMENSIONS: tuple[Dimension, ...] = (
         "coalesce(m.base_model, m.model_id)",
         "models",
         group_sql="coalesce(m.base_model, a.model_id)",
+    ),
+    Dimension(
+        "family",
+        "Model family",
+        "model",
+        "",
+        derived_from="model",
+        aliases=("model family",),
     ),
     Dimension("model id", "Model id (as called)", "invocation", "model_id"),
     Dimension(

@@ -29,6 +29,7 @@ from bedrock_explorer.dimensions import (
 )
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.periods import PRESETS, preset
+from bedrock_explorer.pricing import catalog
 from bedrock_explorer.records import FIRST_YEAR, LAST_YEAR
 from bedrock_explorer.store import Store
 
@@ -346,6 +347,11 @@ def grouped(
         )
     if "metadata" in by and not meta_key:
         raise UserFacingError("Grouping by metadata needs a key", "choose a requestMetadata key")
+    derived = {d: BY_NAME[d].derived_from for d in by if d in BY_NAME and BY_NAME[d].derived_from}
+    if derived:
+        source = list(dict.fromkeys(derived.get(d) or d for d in by))
+        finer = grouped(store, f, source, meta_key=meta_key, time_bucket=time_bucket, memo=memo)
+        return _roll_up_derived(finer, by, derived, time_bucket)
     asked = by
     if memo is not None and "model" in by:
         # The model decides its service type: grouping by both costs no extra groups, and the
@@ -362,6 +368,20 @@ def grouped(
     found = _from_memo(memo, (f, tuple(asked), meta_key, time_bucket))
     assert found is not None  # the frame just stored answers it
     return found
+
+
+def _roll_up_derived(
+    frame: pd.DataFrame, by: list[str], derived: dict[str, str | None], time_bucket: bool
+) -> pd.DataFrame:
+    """A roll-up dimension (the model family) from the frame of its source (the model): each
+    row named, then summed — exact, because every figure is a sum."""
+    for name, source in derived.items():
+        if name == "family" and source:
+            frame[name] = frame[source].map(lambda m: catalog.family_name(str(m)))
+    keys = (["bucket"] if time_bucket else []) + list(by)
+    sums = [c for c in _SUMS if c in frame]
+    rolled = queries.with_price_status(frame.groupby(keys, as_index=False)[sums].sum())
+    return rolled.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
 
 
 #: Dimensions the model dimension decides (one value per model), added to a memoised grouping
@@ -381,7 +401,7 @@ def _group_dims(
         if name == "metadata":
             dims["d_metadata"] = _METADATA_SQL
             continue
-        dim = BY_NAME[name]
+        dim = BY_NAME[BY_NAME[name].derived_from or name]  # a roll-up reads its source
         if dim.scope == "model":
             model_dims[dim.alias] = dim.group_sql or dim.column
         elif dim.scope == "identity":  # resolved to names after summing, in _finish

@@ -500,6 +500,48 @@ def test_model_names_never_merge_two_models() -> None:
     assert list(shown["model id"]) == list(frame["model"])
 
 
+@pytest.mark.parametrize(
+    ("model", "family"),
+    [
+        ("anthropic.claude-sonnet-4-5-20250929-v1:0", "Claude Sonnet"),
+        ("anthropic.claude-3-5-sonnet-20240620-v1:0", "Claude Sonnet"),  # older naming order
+        ("anthropic.claude-3-haiku-20240307-v1:0", "Claude Haiku"),
+        ("amazon.nova-2-lite-v1:0", "Nova Lite"),
+        ("amazon.nova-lite-v1:0", "Nova Lite"),
+        ("meta.llama3-1-70b-instruct-v1:0", "Llama"),
+        ("mistral.mistral-large-2402-v1:0", "Mistral Large"),
+        ("amazon.titan-embed-text-v2:0", "Titan Text Embeddings"),
+        ("amazon.nova-canvas-v1:0", "Nova Canvas"),  # not named upstream: from the id
+        ("qwen.qwen3-235b-a22b-2507-v1:0", "Qwen"),
+        ("acme.mystery-v1:0", "Mystery"),
+        ("arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ab12",
+         "arn:aws:bedrock:us-east-1:111122223333:application-inference-profile/ab12"),
+    ],
+)  # fmt: skip
+def test_model_family_drops_versions_and_sizes(model: str, family: str) -> None:
+    from bedrock_explorer.pricing import catalog
+
+    assert catalog.family_name(model) == family
+
+
+def test_family_rolls_up_the_models_on_the_page(app: AppTest, seeded: Seeded) -> None:
+    import json
+
+    app.query_params["stack"] = "family"
+    app.query_params["group"] = ["family"]
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="ex_stack").value == "family"
+    table = next(d.value for d in app.dataframe if "Cost (USD)" in d.value.columns)
+    rows = dict(zip(table["Family"], table["Cost (USD)"], strict=True))
+    haiku = [s for s in seeded.specs if "haiku" in s.model_id]  # Claude 3 and 3.5 Haiku: one
+    assert {k for k in rows if k != "Total"} == {"Claude Haiku", "Nova Lite", "Nova Pro"}
+    assert cents(Decimal(str(rows["Claude Haiku"]))) == cents(expected_cost(haiku))
+    assert cents(Decimal(str(rows["Total"]))) == cents(expected_cost(seeded.specs))
+    stacked = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert sorted(t["name"] for t in stacked["data"]) == ["Claude Haiku", "Nova Lite", "Nova Pro"]
+
+
 def test_the_pivot_has_a_column_per_day_and_totals_to_the_headline(
     store: Store, seeded: Seeded
 ) -> None:

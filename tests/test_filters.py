@@ -51,6 +51,16 @@ MODELS = {
         "amazon",
     ),
     "amazon.nova-canvas-v1:0": ("amazon.nova-canvas-v1:0", "image", "in_region", "amazon"),
+    "us.amazon.nova-2-lite-v1:0": ("amazon.nova-2-lite-v1:0", "text", "geo", "amazon"),
+}
+#: base model → the family it rolls up to, written out by hand (Nova Lite: two generations)
+FAMILIES = {
+    "amazon.nova-lite-v1:0": "Nova Lite",
+    "amazon.nova-2-lite-v1:0": "Nova Lite",
+    "anthropic.claude-3-5-haiku-20241022-v1:0": "Claude Haiku",
+    "anthropic.claude-sonnet-4-5-20250929-v1:0": "Claude Sonnet",
+    "amazon.titan-embed-text-v2:0": "Titan Text Embeddings",
+    "amazon.nova-canvas-v1:0": "Nova Canvas",
 }
 ACCOUNTS = ("111111111111", "222222222222", "333333333333")
 REGIONS = ("us-east-1", "eu-west-1", "ap-northeast-1")
@@ -88,6 +98,7 @@ def _values(spec: RecordSpec, integration: str, caller: tuple[str, str | None]) 
         "account": spec.account_id,
         "region": spec.region,
         "model": base,
+        "family": FAMILIES[base],
         "model id": spec.model_id,
         "service type": service,
         "operation": spec.operation,
@@ -214,6 +225,8 @@ def test_the_seed_has_several_values_of_every_dimension(seeded) -> None:
     _store, records = seeded
     for dim in DIMENSIONS:
         assert len(_each_value(records, dim.name)) >= 2, dim.name
+    # a roll-up that merges: two models of one family, both in the seed
+    assert len(_each_value(records, "family")) < len(_each_value(records, "model"))
 
 
 def test_every_filter_value_matches_a_python_filter(seeded) -> None:

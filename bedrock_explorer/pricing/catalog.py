@@ -186,6 +186,42 @@ def display_name(model_id: str) -> str | None:
     return None
 
 
+#: Words of a model's name that name a variant, not a family.
+_VARIANT_WORDS = frozenset({"instruct", "chat", "preview", "latest"})
+
+
+@functools.lru_cache(maxsize=4096)
+def family_name(model: str) -> str:
+    """The model family a model rolls up to: its name without versions and sizes ("Claude
+    Sonnet 4.5" and "Claude 3.7 Sonnet" → "Claude Sonnet", "Nova 2 Lite" → "Nova Lite",
+    "Llama 3.3 70B Instruct" → "Llama"), so an analyst sees what a product line costs across
+    its generations. Without a known name, the same rule on the id's own words
+    (``amazon.nova-canvas-v1:0`` → "Nova Canvas"), else the maker; an id that is not a model
+    name at all (an unresolved profile ARN) is its own family."""
+    import re
+
+    name = display_name(model)
+    if name:
+        words = [
+            w for w in name.split()
+            if not any(c.isdigit() for c in w) and not w.startswith("(")
+            and w.lower() not in _VARIANT_WORDS
+        ]  # fmt: skip
+        if words:
+            return " ".join(words)
+    _routing, key = split_routing_prefix(model)
+    maker, _, rest = key.partition(".")
+    if not rest or ":" in maker or "/" in key:
+        return model
+    rest = re.sub(r"-v\d+(:\d+)?$", "", rest)
+    words = []
+    for word in re.split(r"[-_.]", rest):
+        word = re.sub(r"\d+$", "", word)  # qwen3 → qwen, sd3 → sd; 70b, a22b, 2507 are dropped
+        if len(word) > 1 and not any(c.isdigit() for c in word) and word not in _VARIANT_WORDS:
+            words.append(word.upper() if len(word) <= 3 else word.capitalize())
+    return " ".join(words) if words else maker.capitalize()
+
+
 def genai_prices_rates() -> Iterator[RateRow]:
     """Every AWS Bedrock rate in the installed genai-prices snapshot, as rate rows."""
     from genai_prices import data_snapshot
