@@ -514,6 +514,7 @@ def headline(
         row["cost"] / row["priced_invocations"] * 1000 if row["priced_invocations"] else None
     )
     row["comparison"] = compared.label
+    row["comparison_short"] = compared.short
     row["partial"] = compared.partial
     first = queries.first_invocation(store, f.integrations)
     row["comparison_note"] = (

@@ -105,6 +105,9 @@ class Comparison:
     label: str
     #: the current period is still running (it ends after now): its last bucket is partial
     partial: bool
+    #: the same in a few words for a 200 px headline tile ("vs 4 Oct to 2 Nov", with a dash);
+    #: the full label goes in the tile's help
+    short: str = ""
 
 
 def is_running(span: Window, now: datetime) -> bool:
@@ -130,6 +133,15 @@ def _span(start: date, end: date) -> str:
     if start.year == end.year:
         return f"{start:%-d %b}–{end:%-d %b %Y}"
     return f"{start:%-d %b %Y}–{end:%-d %b %Y}"
+
+
+def _short_span(start: date, end: date) -> str:
+    """A span without its year: "4 Oct", "1-10 Oct", "4 Oct-2 Nov" (with an en dash)."""
+    if start == end:
+        return f"{start:%-d %b}"
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start:%-d}–{end:%-d %b}"
+    return f"{start:%-d %b}–{end:%-d %b}"
 
 
 def _shift(day: date, *, months: int = 0, years: int = 0) -> date:
@@ -175,5 +187,7 @@ def comparison(start: date, end: date, tz: str, now: datetime, period: str | Non
             f"vs {_span(prev_start, cut_local.date())} to {cut_local:%H:%M} "
             "(the same elapsed time)",
             True,
+            f"vs {_short_span(prev_start, cut_local.date())}",
         )
-    return Comparison(before, f"vs {_span(prev_start, prev_end)}", False)
+    label = f"vs {_span(prev_start, prev_end)}"
+    return Comparison(before, label, False, f"vs {_short_span(prev_start, prev_end)}")

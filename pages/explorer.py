@@ -529,7 +529,7 @@ TILE = 200
 
 def show_headline(head: dict[str, Any]) -> None:
     row = st.container(horizontal=True, wrap=True, gap="medium")
-    compared = None if head["comparison_note"] else head["comparison"]
+    compared = None if head["comparison_note"] else head["comparison_short"]
     row.metric(
         "Total cost",
         money(head["cost"] if head["cost_known"] else None),
@@ -549,13 +549,15 @@ def show_headline(head: dict[str, Any]) -> None:
         change(head["invocations_change"]),
         delta_color="off",
         delta_description=compared if head["invocations_change"] is not None else None,
+        help=head["comparison_note"] or f"Compared {head['comparison']}.",
         width=TILE,
     )
     row.metric(
-        "Cost per 1,000 priced invocations",
+        "Cost per 1,000 calls",  # "priced invocations" in full did not fit a 200 px tile
         money(head["cost_per_1k"]),
-        help=f"Divided by the {head['priced_invocations']:,.0f} invocations that have a per-token "
-        "price: unpriced, provisioned and reserved ones add no dollars, so they are left out.",
+        help=f"Per 1,000 of the {head['priced_invocations']:,.0f} invocations that have a "
+        "per-token price: unpriced, provisioned and reserved ones add no dollars, so they are "
+        "left out.",
         width=TILE,
     )
     row.metric("Images generated", f"{head['images']:,.0f}", width=TILE)
@@ -726,23 +728,28 @@ with open_store() as store:
         with c2:
             cache = explorer.cache_economics(store, f)
             st.markdown("**Prompt cache economics**")
-            k = st.columns(2)
-            k[0].metric(
+            # tiles of a fixed width that wrap (two columns of a half-width column clipped
+            # "Saved by cache reads" at 800 px)
+            k = st.container(horizontal=True, wrap=True, gap="medium")
+            k.metric(
                 "Saved by cache reads",
                 money(cache["saved"]),
                 help="Cache-read tokens at the input price, minus what they cost.",
+                width=TILE,
             )
-            k[1].metric(
+            k.metric(
                 "Cache write premium",
                 money(cache["write_premium"]),
                 help="What cache writes cost above the input price.",
+                width=TILE,
             )
-            k[0].metric("Net effect of caching", money(cache["net"]))
-            k[1].metric(
+            k.metric("Net effect of caching", money(cache["net"]), width=TILE)
+            k.metric(
                 "Writes never read back",
                 money(cache["unread_write_cost"]),
                 help="Write cost for a model on a day with no cache read at all: "
                 f"{cache['unread_write_tokens']:,.0f} tokens.",
+                width=TILE,
             )
 
     st.subheader("Grouped table")

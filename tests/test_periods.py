@@ -81,6 +81,7 @@ def test_month_to_date_compares_the_same_elapsed_time_of_last_month(tz: str) -> 
     assert got.window.start == _naive(tz, 2026, 2, 1)
     assert got.window.end == _naive(tz, 2026, 2, 10, 14, 0)
     assert "the same elapsed time" in got.label and "14:00" in got.label
+    assert got.short == "vs 1–10 Feb"  # the tile's few words; the label goes in its help
 
 
 def test_whole_calendar_periods_compare_with_the_calendar_period_before() -> None:
@@ -93,6 +94,8 @@ def test_whole_calendar_periods_compare_with_the_calendar_period_before() -> Non
     assert (ytd.window.start, ytd.window.end) == (datetime(2027, 1, 1), datetime(2027, 3, 1))
     custom = periods.comparison(date(2026, 2, 10), date(2026, 2, 16), "UTC", now, None)
     assert (custom.window.start, custom.window.end) == (datetime(2026, 2, 3), datetime(2026, 2, 10))
+    assert (got.label, got.short) == ("vs 1 Jan–31 Jan 2026", "vs 1–31 Jan")
+    assert ytd.short == "vs 1 Jan–28 Feb" and custom.short == "vs 3–9 Feb"
 
 
 def test_a_running_rolling_period_compares_equal_lengths() -> None:
