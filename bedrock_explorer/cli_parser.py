@@ -90,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_source_parsers(sub)
     _add_report_parser(sub)
+    _add_coverage_parser(sub)
 
     p = sub.add_parser("stats", help="per integration: invocations, date range, quarantined lines")
     p.add_argument("--json", action="store_true", help="print as JSON")
@@ -309,3 +310,32 @@ def _add_report_parser(sub: Any) -> None:
     p.add_argument("--detail", action="store_true", help="every invocation instead (CSV)")
     p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func="cli_report:cmd_report")
+
+
+def _add_coverage_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "coverage",
+        help="what the logs miss: logged vs AWS-measured invocations per region and day",
+    )
+    p.add_argument(
+        "--integration", action="append", metavar="NAME",
+        help="an AWS integration (repeatable; default: every AWS integration)",
+    )  # fmt: skip
+    p.add_argument("--from", dest="date_from", type=date_argument, metavar="YYYY-MM-DD",
+                   help="first UTC day (default: 14 days before --to)")  # fmt: skip
+    p.add_argument("--to", dest="date_to", type=date_argument, metavar="YYYY-MM-DD",
+                   help="last UTC day, inclusive (default: today)")  # fmt: skip
+    p.add_argument(
+        "--region", action="append", metavar="REGION",
+        help="also check this region (repeatable); regions with Bedrock metrics are found",
+    )  # fmt: skip
+    p.add_argument(
+        "--no-refresh", action="store_true",
+        help="print what the last refresh stored; ask AWS nothing",
+    )  # fmt: skip
+    p.add_argument(
+        "--fail-below", type=float, metavar="PCT",
+        help="exit 1 when the logs hold less than PCT %% of the measured invocations",
+    )  # fmt: skip
+    p.add_argument("--format", choices=("csv", "json", "table"), default="table")
+    p.set_defaults(func="cli_coverage:cmd_coverage")

@@ -579,5 +579,6 @@ def usage_by_model(store: Store) -> pd.DataFrame:
     )
 
 
-#: The public name of the pricing step, for the Explorer's detail rows.
+#: The public name of the pricing step, for the Explorer's detail rows and coverage's missing
+#: volume (priced with the very same rates and statuses).
 rated_sql = _rated

@@ -11,7 +11,7 @@ import os
 import tempfile
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 import streamlit as st
@@ -527,6 +527,40 @@ def price_list_refresh(store: Store) -> None:
 TILE = 200
 
 
+def coverage_badge(store: Store, f: Filters) -> None:
+    """How much of what AWS measured the logs hold, for the selected integrations and the
+    period's UTC days (shown once coverage has been read on the Integrations page or by
+    ``coverage``): the figures above are only as complete as the logs."""
+    from bedrock_explorer.coverage import report
+
+    got = report.summary(store, f.start, f.end, tuple(f.integrations))
+    if got is None:
+        return
+    pct = got["coverage_pct"]
+    colour: Literal["green", "orange", "red"] = (
+        "green" if pct >= 99 else "orange" if pct >= 90 else "red"
+    )
+    st.badge(
+        f"Logs cover {pct:.1f}% of measured invocations", icon=":material/radar:", color=colour,
+        help=f"{got['logged_invocations']:,} of {got['measured_invocations']:,}. "
+        + report.DEFINITION,
+    )  # fmt: skip
+    gaps = []
+    if got["missing_invocations"]:
+        gaps.append(
+            f"{got['missing_invocations']:,} measured invocations are not in the logs "
+            f"({money(got['missing_cost'])} at our rates, not in the figures)"
+        )
+    if got["regions_without_logging"]:
+        gaps.append("no logging in " + ", ".join(got["regions_without_logging"]))
+    if got["delivery_failures"]:
+        gaps.append(f"{got['delivery_failures']:,} failed log deliveries")
+    if gaps:
+        text = "; ".join(gaps)
+        st.caption(md(text[:1].upper() + text[1:] + ". See *Coverage* on the Integrations page "
+                      f"(UTC days {f.start} to {f.end}, all models)."))  # fmt: skip
+
+
 def show_headline(head: dict[str, Any]) -> None:
     row = st.container(horizontal=True, wrap=True, gap="medium")
     compared = None if head["comparison_note"] else head["comparison_short"]
@@ -685,6 +719,7 @@ with open_store() as store:
         head = explorer.headline(store, f, memo, period=preset if preset != CUSTOM else None)
         with figures:
             show_headline(head)
+            coverage_badge(store, f)
 
         c1, c2 = st.columns(2)
         with c1:

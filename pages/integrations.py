@@ -7,13 +7,13 @@ is not drawn), so Back/Next and leaving the page keep it; nothing is saved befor
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import streamlit as st
 
 from bedrock_explorer import demo, setup_wizard
-from bedrock_explorer.display import md, money
+from bedrock_explorer.display import md, money, table_for_screen
 from bedrock_explorer.errors import UserFacingError
 from bedrock_explorer.integration_list import integrations_frame, source_label, status_label
 from bedrock_explorer.sources import registry
@@ -26,6 +26,7 @@ from bedrock_explorer.sources.settings import (
     SourceSettings,
 )
 from bedrock_explorer.store import Store
+from bedrock_explorer.sync import default_session
 from bedrock_explorer.sync_schedule import SCHEDULES, next_run
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, ConnectionReport, check_connection
 from pages._common import (
@@ -485,6 +486,8 @@ def show_list(store: Store) -> None:
                 )
             if integ.is_demo:
                 continue
+            if registry.reads_aws(integ.kind):
+                coverage_panel(store, integ, admin)
             if not admin:  # a viewer sees the state, never a control that changes it
                 when = next_run(integ, datetime.now(UTC))
                 if when is not None:
@@ -527,6 +530,88 @@ def show_list(store: Store) -> None:
                 if no.button("Keep it", key=f"keep_{integ.id}"):
                     st.session_state.pop("confirm_delete", None)
                     st.rerun()
+
+
+#: The days the Coverage panel reads and shows (UTC, today included).
+COVERAGE_DAYS = 14
+
+
+def coverage_panel(store: Store, integ: Any, admin: bool) -> None:
+    """What the logs miss for this integration's account: regions without logging (with the
+    fix), logged vs measured per region and day, log-delivery failures. The figures are the
+    ones ``coverage`` prints; *Refresh coverage* reads them from AWS (admins)."""
+    from bedrock_explorer.coverage import measure, report
+
+    end = datetime.now(UTC).date()
+    start = end - timedelta(days=COVERAGE_DAYS - 1)
+    names = (integ.name,)
+    with st.expander("Coverage: what the logs miss", icon=":material/radar:"):
+        if admin and st.button(
+            "Refresh coverage", key=f"coverage_{integ.id}", icon=":material/refresh:",
+            help="Reads the logging configuration of each region and the AWS/Bedrock metrics "
+            f"of the last {COVERAGE_DAYS} days (GetMetricData: $0.01 per 1,000 metrics)",
+        ):  # fmt: skip
+            settings = registry.settings_from_config(integ.kind, integ.config)
+            assert isinstance(settings, RemoteSettings)  # an AWS kind (reads_aws)
+            try:
+                with st.spinner("Reading the logging configuration and the metrics…"):
+                    session = default_session(settings)
+                    got = measure.refresh(store, integ.name, session, start, end)
+            except UserFacingError as err:
+                st.error(md(err), icon=":material/error:")
+            else:
+                st.toast(f"Coverage read: {len(got.regions)} regions, {got.metrics_asked:,} "
+                         "metrics")  # fmt: skip
+        regions = report.logging_status(store, names)
+        if regions.empty:
+            st.caption(
+                "Not measured yet. *Refresh coverage* compares the logs with AWS's own "
+                "per-model metrics (needs cloudwatch:GetMetricData and ListMetrics, and "
+                "bedrock:GetModelInvocationLoggingConfiguration)."
+            )
+            return
+        days = report.daily(store, start, end, names)
+        overall = report.summary(store, start, end, names)
+        if overall:
+            st.metric(
+                "Logs cover", f"{overall['coverage_pct']:.1f}%",
+                help=f"{overall['logged_invocations']:,} of {overall['measured_invocations']:,} "
+                f"measured invocations, last {COVERAGE_DAYS} days. " + report.DEFINITION,
+                width=200,
+            )  # fmt: skip
+            if overall["missing_invocations"]:
+                st.caption(
+                    f"Missing from the logs: {overall['missing_invocations']:,} invocations, "
+                    f"{money(overall['missing_cost'])} at our rates."
+                )
+        for row in regions.to_dict("records"):
+            where = " and ".join(
+                x for x in (row["log_group"] and f"log group {row['log_group']}",
+                            row["bucket"] and f"bucket {row['bucket']}") if x
+            )  # fmt: skip
+            if row["logging_error"]:
+                st.warning(md(f"{row['region']}: {row['logging_error']}"), icon=":material/lock:")
+            elif row["logging_on"]:
+                st.success(md(f"{row['region']}: logs to {where}"), icon=":material/check:")
+            else:
+                st.error(md(f"{row['region']}: logs nothing — {row['fix']}"),
+                         icon=":material/visibility_off:")  # fmt: skip
+            if row["metrics_error"]:
+                st.warning(md(f"{row['region']}: {row['metrics_error']}"), icon=":material/lock:")
+        wide = report.matrix(days)
+        if not wide.empty:
+            st.markdown("**Coverage per region and day** (% of measured invocations logged)")
+            st.dataframe(table_for_screen(wide), hide_index=True, width="stretch")
+        health = report.delivery(store, start, end, names)
+        failed = health[health["failed"] > 0]
+        if not failed.empty:
+            st.error(
+                md(f"Log delivery failed {failed['failed'].sum():,.0f} times ("
+                   + ", ".join(f"{r.region} {r.day:%Y-%m-%d}: {r.value:,.0f} {r.metric}"
+                               for r in failed.itertuples()) + ")"),
+                icon=":material/error:",
+            )  # fmt: skip
+        st.caption(report.DEFINITION)
 
 
 def schedule_picker(store: Store, integ: Any) -> None:

@@ -190,7 +190,21 @@ def _optional(partition: str, region: str, account: str) -> list[Requirement]:
         Requirement(
             "bedrock:GetModelInvocationLoggingConfiguration",
             ("*",),
-            "the setup wizard's and the connection test's check that logging is on",
+            "the setup wizard's and the connection test's check that logging is on, and for "
+            "coverage: which regions log where (`coverage`, the Integrations page)",
+            Need.OPTIONAL,
+        ),
+        Requirement(
+            "cloudwatch:GetMetricData",
+            ("*",),
+            "for coverage: the AWS/Bedrock invocation, token and log-delivery metrics the logs "
+            "are compared with",
+            Need.OPTIONAL,
+        ),
+        Requirement(
+            "cloudwatch:ListMetrics",
+            ("*",),
+            "for coverage: the regions and model ids with Bedrock metrics",
             Need.OPTIONAL,
         ),
         Requirement(

@@ -575,7 +575,9 @@ def _compile(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str, str]], f
 
 _SEEN_KEYS = (
     "SELECT DISTINCT model_id, coalesce(region, '') AS region, performance_tier AS tier "
-    "FROM invocations"
+    "FROM invocations "
+    # model ids only the coverage metrics name (a region that logs nothing): priced too
+    "UNION SELECT DISTINCT model_id, region, 'standard' FROM measured_usage WHERE model_id <> ''"
 )
 
 
@@ -603,6 +605,20 @@ def compile_new(con: duckdb.DuckDBPyConnection) -> int:
     if keys:
         _compile(con, [tuple(k) for k in keys], full=False)
     return len(keys)
+
+
+def compile_keys(con: duckdb.DuckDBPyConnection, keys: list[tuple[str, str, str]]) -> int:
+    """Price points for ``keys`` (model id, region, tier) that have none yet, in the caller's
+    transaction (coverage's model ids seen only in metrics). Returns how many were new."""
+    if not keys:
+        return 0
+    have = {
+        tuple(r) for r in con.execute("SELECT model_id, region, tier FROM price_points").fetchall()
+    }
+    new = [k for k in dict.fromkeys(keys) if k not in have]
+    if new:
+        _compile(con, new, full=False)
+    return len(new)
 
 
 def keep_current(con: duckdb.DuckDBPyConnection, today: date) -> bool:

@@ -323,7 +323,7 @@ class Store:
             gone = self.con.execute(
                 "DELETE FROM invocations WHERE integration_id = ?", [integ.id]
             ).fetchall()[0][0]
-            for table in ("quarantine", "sync_checkpoints"):
+            for table in ("quarantine", "sync_checkpoints", "coverage_regions", "measured_usage"):
                 self.con.execute(f"DELETE FROM {table} WHERE integration_id = ?", [integ.id])
             self.con.execute("DELETE FROM integrations WHERE id = ?", [integ.id])
             if not integ.is_demo:

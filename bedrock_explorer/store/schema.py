@@ -198,6 +198,37 @@ MIGRATIONS: Sequence[str] = (
         detail VARCHAR
     );
     """,
+    # 8: coverage (coverage/): what AWS measured beside what the logs hold — the logging
+    # configuration of each region an integration's account uses, and the AWS/Bedrock metrics
+    # per UTC day (per model id; the log-delivery metrics with model_id '').
+    """
+    CREATE TABLE IF NOT EXISTS coverage_regions (
+        integration_id INTEGER NOT NULL,
+        region VARCHAR NOT NULL,
+        checked_at TIMESTAMP NOT NULL,      -- UTC
+        logging_on BOOLEAN,                 -- NULL: the configuration could not be read
+        log_group VARCHAR,
+        bucket VARCHAR,
+        prefix VARCHAR,
+        text_delivery BOOLEAN,
+        image_delivery BOOLEAN,
+        embedding_delivery BOOLEAN,
+        video_delivery BOOLEAN,
+        logging_error VARCHAR,              -- why the configuration could not be read
+        metrics_error VARCHAR,              -- why the metrics could not be read
+        PRIMARY KEY (integration_id, region)
+    );
+    CREATE TABLE IF NOT EXISTS measured_usage (
+        integration_id INTEGER NOT NULL,
+        region VARCHAR NOT NULL,
+        day DATE NOT NULL,                  -- UTC
+        model_id VARCHAR NOT NULL,          -- '' for the account-wide delivery metrics
+        metric VARCHAR NOT NULL,            -- AWS/Bedrock metric name, e.g. Invocations
+        value DOUBLE NOT NULL,              -- the day's Sum
+        fetched_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (integration_id, region, day, model_id, metric)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
