@@ -374,6 +374,7 @@ def test_the_explorer_page_refreshes_prices(
     monkeypatch.setattr(price_list.aws, "client", lambda *a, **k: client)
     monkeypatch.setattr(price_list.aws, "session", lambda *a, **k: None)
     app = AppTest.from_file(str(APP), default_timeout=90)
+    app.session_state["ex_prices_box"] = True  # the prices panel, opened
     app.run()
     assert not app.exception
     app.button(key="pl_refresh").click().run()
