@@ -310,8 +310,9 @@ def _store_region(
         )
         if rows:
             cur.executemany(
+                # a series split over pages brings each day once; a repeat replaces, never adds
                 "INSERT INTO measured_usage VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE "
-                "SET value = value + EXCLUDED.value",
+                "SET value = EXCLUDED.value",
                 [(integration_id, region, d, m, k, v, stamp) for d, m, k, v in rows],
             )
         _price_new_models(cur, region, {m for _d, m, _k, _v in rows if m})

@@ -171,7 +171,16 @@ def summary(
     store: Store, start: date, end: date, integrations: tuple[str, ...] = ()
 ) -> dict[str, Any] | None:
     """The period's coverage in one figure (the Explorer's badge); ``None`` when nothing was
-    measured for these integrations."""
+    measured for these integrations (then the logs are not read at all: the Explorer asks on
+    every rerun)."""
+    names = list(integrations)
+    checked = store.con.execute(
+        f"SELECT count(*) FROM coverage_regions c JOIN integrations g ON g.id = c.integration_id "
+        f"WHERE {_SCOPE}",
+        [names, names],
+    ).fetchall()[0][0]
+    if not checked:
+        return None
     frame = daily(store, start, end, integrations)
     if frame.empty or not frame["measured_invocations"].sum():
         return None
