@@ -93,8 +93,30 @@ def stacked_figure(shown: pd.DataFrame, by: str, granularity: str, tz: str) -> g
         xaxis_title=f"{what.capitalize()} ({tz})",
         yaxis_title="Cost (USD)",
     )
-    fig.update_xaxes(tickformat=tick_format(granularity))
+    fig.update_xaxes(
+        tickformat=tick_format(granularity), **bucket_ticks(shown["bucket"], granularity)
+    )
     return fig
+
+
+#: A tick every n buckets keeps at most this many labels on the axis.
+_MAX_TICKS = 12
+_DAY_MS = 86_400_000
+
+
+def bucket_ticks(buckets: pd.Series, granularity: str) -> dict[str, object]:
+    """Ticks on bucket starts only: Plotly's own date ticks fall every 12 hours on a few days of
+    daily bars, and a date-only label then reads "28 Nov, 28 Nov, 29 Nov…". One tick per bucket
+    (or every n-th, at most 12 labels), from the first bucket; hours keep Plotly's ticks."""
+    if granularity == "hour" or buckets.empty:
+        return {}
+    count = buckets.nunique()
+    step = max(1, -(-count // _MAX_TICKS))
+    first = pd.Timestamp(buckets.min())
+    if granularity == "month":
+        return {"tick0": first, "dtick": f"M{step}"}
+    days = 7 if granularity == "week" else 1
+    return {"tick0": first, "dtick": days * step * _DAY_MS}
 
 
 def usage_type_figure(meters: pd.DataFrame) -> go.Figure:

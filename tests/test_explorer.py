@@ -426,8 +426,25 @@ def test_charts_put_other_last_in_grey_with_date_ticks(app: AppTest) -> None:
     assert names[-1] == "Other" and len(names) == 4, names  # top 3 of 4 models, then Other
     assert stacked["data"][-1]["marker"]["color"] == OTHER_GREY
     assert stacked["layout"]["xaxis"]["tickformat"] == "%-d %b"
+    # a tick on each day's bar, not Plotly's every 12 hours ("28 Nov, 28 Nov, 29 Nov")
+    assert stacked["layout"]["xaxis"]["dtick"] == 86_400_000
     by_model = specs[1]  # the same top-N in the next chart
     assert [t["name"] for t in by_model["data"]][-1] == "Other" and len(by_model["data"]) == 4
+
+
+def test_bucket_ticks_fall_on_bucket_starts_at_most_twelve() -> None:
+    import pandas as pd
+
+    from bedrock_explorer.charts import bucket_ticks
+
+    days = pd.Series(pd.date_range("2026-01-01", periods=90, freq="D"))
+    assert bucket_ticks(days, "day") == {"tick0": days[0], "dtick": 8 * 86_400_000}
+    assert bucket_ticks(days[:5], "day")["dtick"] == 86_400_000
+    weeks = pd.Series(pd.date_range("2026-01-05", periods=13, freq="7D"))
+    assert bucket_ticks(weeks, "week")["dtick"] == 14 * 86_400_000
+    months = pd.Series(pd.date_range("2025-01-01", periods=24, freq="MS"))
+    assert bucket_ticks(months, "month") == {"tick0": months[0], "dtick": "M2"}
+    assert bucket_ticks(days, "hour") == {}
 
 
 def test_legend_order_and_colours() -> None:
