@@ -251,3 +251,14 @@ def test_the_pages_show_coverage_after_a_refresh(
     shown = " ".join(c.value for c in at.caption)
     assert "80 measured invocations are not in the logs" in shown  # 40 + 40
     assert "no logging in eu-west-1" in shown and "3 failed log deliveries" in shown
+
+
+def test_a_viewer_cannot_refresh_coverage(account: Store) -> None:
+    """A refresh calls AWS with the host's credentials: admins only, checked in the store."""
+    from bedrock_explorer.access import NotAllowedError, Role
+    from bedrock_explorer.audit import Actor
+
+    account.actor = Actor("vera@example.com", "dashboard", Role.VIEWER)
+    with pytest.raises(NotAllowedError, match="coverage refreshed"):
+        _refresh(account)
+    assert report.logging_status(account).empty  # nothing was read or stored
