@@ -33,25 +33,35 @@ def _hover(frame: pd.DataFrame, by: str, value: str) -> tuple[pd.DataFrame, str]
     return frame[extra], "<br>".join(lines) + "<extra></extra>"
 
 
-def bar_figure(top: pd.DataFrame, by: str, title: str) -> go.Figure:
-    """Cost by one dimension, horizontal, the most expensive on top and "Other" at the bottom."""
-    order = legend_order(top, by)
+def _traces(
+    frame: pd.DataFrame, by: str, order: list[str], colour: dict[str, str], *, horizontal: bool
+) -> list[go.Bar]:
+    """One bar trace per category, in legend order: cost along the value axis, the category
+    (horizontal bars) or the time bucket (stacked columns) along the other."""
     traces = []
     for name in order:
-        rows = top[top[by] == name]
-        data, template = _hover(rows, by, "x")
+        rows = frame[frame[by] == name]
+        data, template = _hover(rows, by, "x" if horizontal else "y")
+        where, cost = rows[by] if horizontal else rows["bucket"], rows["cost"]
         traces.append(
             go.Bar(
-                x=rows["cost"],
-                y=rows[by],
+                x=cost if horizontal else where,
+                y=where if horizontal else cost,
                 name=name,
-                orientation="h",
-                marker_color=OTHER_GREY if name == OTHER else BAR_BLUE,
+                orientation="h" if horizontal else None,
+                marker_color=colour[name],
                 customdata=data.to_numpy(),
                 hovertemplate=template,
             )
         )
-    fig = go.Figure(traces)
+    return traces  # fmt: skip
+
+
+def bar_figure(top: pd.DataFrame, by: str, title: str) -> go.Figure:
+    """Cost by one dimension, horizontal, the most expensive on top and "Other" at the bottom."""
+    order = legend_order(top, by)
+    colour = {name: OTHER_GREY if name == OTHER else BAR_BLUE for name in order}
+    fig = go.Figure(_traces(top, by, order, colour, horizontal=True))
     fig.update_layout(
         title=title,
         height=360,
@@ -68,21 +78,7 @@ def stacked_figure(shown: pd.DataFrame, by: str, granularity: str, tz: str) -> g
     """Cost per time bucket stacked by ``by``: the largest first in the legend, "Other" grey
     and last, date-only ticks for a day and coarser."""
     order = legend_order(shown, by)
-    palette = colours(order)
-    traces = []
-    for name in order:
-        rows = shown[shown[by] == name]
-        data, template = _hover(rows, by, "y")
-        traces.append(
-            go.Bar(
-                x=rows["bucket"],
-                y=rows["cost"],
-                name=name,
-                marker_color=palette[name],
-                customdata=data.to_numpy(),
-                hovertemplate=template,
-            )
-        )
+    traces = _traces(shown, by, order, colours(order), horizontal=False)
     what = "week starting" if granularity == "week" else granularity
     fig = go.Figure(traces)
     fig.update_layout(
