@@ -40,6 +40,8 @@ READ_ONLY = {
     "cli_commands:cmd_prices_list",
     "cli_commands:cmd_prices_unpriced",
     "cli_commands:cmd_audit",
+    "cli_bill:cmd_bill_list",
+    "cli_bill:cmd_reconcile",
 }
 #: Commands that need no database at all.
 NO_DATABASE = {"cli_commands:cmd_iam_check"}

@@ -91,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source_parsers(sub)
     _add_report_parser(sub)
     _add_coverage_parser(sub)
+    _add_bill_parsers(sub)
 
     p = sub.add_parser("stats", help="per integration: invocations, date range, quarantined lines")
     p.add_argument("--json", action="store_true", help="print as JSON")
@@ -308,6 +309,13 @@ def _add_report_parser(sub: Any) -> None:
     p.add_argument("--tz", default="UTC", help="display time zone for days (default UTC)")
     p.add_argument("--format", choices=("csv", "json", "table"), default="csv")
     p.add_argument("--detail", action="store_true", help="every invocation instead (CSV)")
+    p.add_argument(
+        "--basis",
+        choices=("estimate", "billed"),
+        default="estimate",
+        help="estimate: list prices over the logs; billed: the imported bill's dollars "
+        "allocated to the calls (needs `bill import` or `bill sync`)",
+    )
     p.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     p.set_defaults(func="cli_report:cmd_report")
 
@@ -339,3 +347,47 @@ def _add_coverage_parser(sub: Any) -> None:
     )  # fmt: skip
     p.add_argument("--format", choices=("csv", "json", "table"), default="table")
     p.set_defaults(func="cli_coverage:cmd_coverage")
+
+
+def _add_bill_parsers(sub: Any) -> None:
+    bill = sub.add_parser("bill", help="the AWS bill: sync from Cost Explorer, import CUR 2.0")
+    bsub = bill.add_subparsers(dest="bill_command", required=True, metavar="ACTION")
+    p = bsub.add_parser("sync", help="read the Bedrock bill from Cost Explorer ($0.01/request)")
+    p.add_argument("--integration", metavar="NAME",
+                   help="whose credentials read it (default: the AWS integration)")  # fmt: skip
+    p.add_argument("--from", dest="date_from", type=date_argument, metavar="YYYY-MM-DD",
+                   help="first UTC day (default: the 1st of last month)")  # fmt: skip
+    p.add_argument("--to", dest="date_to", type=date_argument, metavar="YYYY-MM-DD",
+                   help="last UTC day, inclusive (default: today)")  # fmt: skip
+    p.add_argument("--max-requests", type=int, metavar="N",
+                   help="stop after N requests ($0.01 each); the next sync goes on")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func="cli_bill:cmd_bill_sync")
+    p = bsub.add_parser("import", help="import CUR 2.0 / Data Exports files (Parquet, CSV, .gz)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="files, folders, or s3://bucket/prefix (read with the integration's "
+                   "credentials)")  # fmt: skip
+    p.add_argument("--integration", metavar="NAME",
+                   help="the integration the bill belongs to (default: the only one)")  # fmt: skip
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func="cli_bill:cmd_bill_import")
+    p = bsub.add_parser("list", help="the bill sources stored and the days they cover")
+    p.add_argument("--json", action="store_true", help="print as JSON")
+    p.set_defaults(func="cli_bill:cmd_bill_list")
+
+    p = sub.add_parser(
+        "reconcile", help="estimate vs bill per day, model, meter, account; exit 1 on a mismatch"
+    )
+    p.add_argument("--from", dest="date_from", type=date_argument, metavar="YYYY-MM-DD",
+                   help="first UTC day (default: the 1st of last month)")  # fmt: skip
+    p.add_argument("--to", dest="date_to", type=date_argument, metavar="YYYY-MM-DD",
+                   help="last UTC day, inclusive (default: today)")  # fmt: skip
+    p.add_argument("--group-by", metavar="DIMS",
+                   help="comma-separated: day, model, meter, account, region, routing, tier "
+                   "(default: every one — the buckets themselves)")  # fmt: skip
+    p.add_argument("--integration", action="append", metavar="NAME",
+                   help="only these integrations (repeatable; default: all)")  # fmt: skip
+    p.add_argument("--tolerance", type=float, default=2.0, metavar="PCT",
+                   help="a bucket within PCT %% of its bill is reconciled (default 2)")  # fmt: skip
+    p.add_argument("--format", choices=("csv", "json", "table"), default="table")
+    p.set_defaults(func="cli_bill:cmd_reconcile")

@@ -26,7 +26,7 @@ def _filters(args: argparse.Namespace) -> explorer.Filters:
     base = explorer.default_filters(today)
     start = args.date_from or base.start
     end = args.date_to or (today if args.date_from else base.end)
-    filters = explorer.Filters(start, end, tz=args.tz)
+    filters = explorer.Filters(start, end, tz=args.tz, basis=getattr(args, "basis", "estimate"))
     filters.validate()  # dates and zone from the command line, refused with the reason
     return explorer.filters_from_pairs(filters, args.filter or [])
 

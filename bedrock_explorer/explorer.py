@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo, available_timezones
 import pandas as pd
 
 from bedrock_explorer import periods, queries
+from bedrock_explorer.bill import reconcile
 from bedrock_explorer.dimensions import (
     BY_FIELD,
     BY_NAME,
@@ -52,7 +53,15 @@ _SUMS = [
     *METERS.values(),
     "cache_read_at_input",
     "cache_write_at_input",
+    "unbilled_invocations",  # the billed basis only (bill/reconcile.py)
 ]
+#: What a dollar figure means: the list-price estimate of the logs, or the AWS bill's dollars
+#: allocated to the logged calls (needs a bill: `bill import` / `bill sync`).
+BASIS_ESTIMATE = "estimate"
+BASIS_BILLED = "billed"
+BASES = (BASIS_ESTIMATE, BASIS_BILLED)
+#: The row that holds billed dollars no logged invocation carries (on the billed basis).
+BILLED_NOT_LOGGED = "(billed, not logged)"
 #: The ``Filters`` fields that hold lists of values, in the order the page shows them.
 LIST_FILTERS: tuple[str, ...] = tuple(BY_FIELD)
 
@@ -81,6 +90,8 @@ class Filters:
     metadata: tuple[tuple[str, str], ...] = field(default_factory=tuple)
     #: an exact UTC window [start, end) in place of the days (a comparison's same elapsed time)
     window: tuple[datetime, datetime] | None = None
+    #: estimate (list prices over the logs) or billed (the bill's dollars, allocated)
+    basis: str = BASIS_ESTIMATE
 
     def validate(self) -> None:
         if self.end < self.start:
@@ -97,6 +108,10 @@ class Filters:
         if self.tz not in _zones():
             raise UserFacingError(
                 f"Unknown time zone {self.tz[:40]!r}", "use an IANA name such as Europe/Paris"
+            )
+        if self.basis not in BASES:
+            raise UserFacingError(
+                f"Unknown cost basis {self.basis[:20]!r}", "use estimate or billed"
             )
 
     @property
@@ -124,6 +139,8 @@ class Filters:
             if values:
                 parts.append(f"{name}-" + "+".join(values))
         parts.extend(f"{k}-{v}" for k, v in self.metadata)
+        if self.basis != BASIS_ESTIMATE:
+            parts.append(self.basis)
         slug = "_".join(parts)
         safe = "".join(c if c.isalnum() or c in "-+_." else "-" for c in slug)
         return safe[:150]
@@ -148,6 +165,8 @@ class Filters:
                 params[name] = list(values)
         if self.metadata:
             params["meta"] = [f"{k}={v}" for k, v in self.metadata]
+        if self.basis != BASIS_ESTIMATE:
+            params["basis"] = self.basis
         return params
 
     @classmethod
@@ -210,8 +229,20 @@ class Filters:
         if granularity not in GRANULARITIES:
             note(f"granularity: {granularity[:20]!r} is not one of {', '.join(GRANULARITIES)}")
             granularity = default.granularity
+        basis = str(params.get("basis") or default.basis)
+        if basis not in BASES:
+            note(f"basis: {basis[:20]!r} is not one of {', '.join(BASES)}")
+            basis = default.basis
         lists: dict[str, Any] = {name: many(name) for name in LIST_FILTERS}
-        found = cls(start=start, end=end, tz=tz, granularity=granularity, metadata=meta, **lists)
+        found = cls(
+            start=start,
+            end=end,
+            tz=tz,
+            granularity=granularity,
+            metadata=meta,
+            basis=basis,
+            **lists,
+        )
         try:
             found.validate()
         except UserFacingError as err:  # the dates: the only part left that can be wrong
@@ -362,6 +393,8 @@ def grouped(
     if time_bucket and f.tz != "UTC":
         frame["bucket"] = _local_buckets(frame["bucket"], f)
     frame = _finish(store, frame, by, time_bucket)
+    if f.basis == BASIS_BILLED and not time_bucket:
+        frame = _with_billed_not_logged(store, f, frame, by)
     if memo is None:
         return frame
     memo[(f, tuple(by), meta_key, time_bucket)] = frame.copy()
@@ -447,6 +480,8 @@ def _grouped_raw(
 ) -> pd.DataFrame:
     where, params, model_where, model_params = _where(f)
     _set_variables(store, f, meta_key)
+    if f.basis == BASIS_BILLED:
+        return _billed_raw(store, f, dims, model_dims, (where, params, model_where, model_params))
     return queries.grouped_cost(
         store,
         dims,
@@ -456,6 +491,59 @@ def _grouped_raw(
         model_where=model_where,
         model_params=model_params,
     )
+
+
+def bill_window(f: Filters) -> reconcile.Window:
+    """The whole UTC days the view touches (the bill is per UTC day)."""
+    lo, hi = f.utc_bounds
+    return reconcile.Window(lo.date(), (hi - timedelta(microseconds=1)).date(), f.integrations)
+
+
+def _billed_raw(
+    store: Store,
+    f: Filters,
+    dims: dict[str, str],
+    model_dims: dict[str, str],
+    where: tuple[str, list[Any], str | None, list[Any]],
+) -> pd.DataFrame:
+    """The estimate grouped finely enough that each row sits in one bill bucket, then its
+    dollars replaced by the bill's (reconcile.allocate); the bucket columns are summed away by
+    :func:`_finish`."""
+    sql_where, params, model_where, model_params = where
+    frame = queries.grouped_cost(
+        store,
+        {**dims, **reconcile.BUCKET_DIMS},
+        model_dims={**model_dims, **reconcile.BUCKET_MODEL_DIMS},
+        where=sql_where,
+        params=params,
+        model_where=model_where,
+        model_params=model_params,
+    )
+    factors, days, _unallocated = reconcile.allocation(store, bill_window(f))
+    out = reconcile.allocate(frame, factors, days)
+    return out.drop(columns=[*reconcile.BUCKET_DIMS, *reconcile.BUCKET_MODEL_DIMS])
+
+
+def _only_period_and_integrations(f: Filters) -> bool:
+    return not f.metadata and all(not getattr(f, n) for n in LIST_FILTERS if n != "integrations")
+
+
+def _with_billed_not_logged(
+    store: Store, f: Filters, frame: pd.DataFrame, by: list[str]
+) -> pd.DataFrame:
+    """The billed view's own row for the bill's dollars no logged call carries, so the view
+    adds up to the bill. Only for the unfiltered view: such dollars have no model, caller or tag
+    to filter by (the page says so)."""
+    if not _only_period_and_integrations(f):
+        return frame
+    _factors, _days, unallocated = reconcile.allocation(store, bill_window(f))
+    if abs(unallocated) < reconcile.ROUNDING:
+        return frame
+    row: dict[str, Any] = {c: 0 for c in _SUMS if c in frame}
+    row.update({d: BILLED_NOT_LOGGED for d in by})
+    row["cost"] = unallocated
+    extra = queries.with_price_status(pd.DataFrame([row]))
+    return pd.concat([frame, extra], ignore_index=True)
 
 
 def _finish(store: Store, frame: pd.DataFrame, by: list[str], time_bucket: bool) -> pd.DataFrame:
@@ -502,8 +590,8 @@ def headline(
     now_frame = grouped(store, f, [], memo=memo)
     before_filters = replace(f, window=(compared.window.start, compared.window.end))
     before = grouped(store, before_filters, [], memo=memo)
-    row: dict[str, Any] = {k: float(now_frame[k].sum()) for k in _SUMS}
-    prev = {k: float(before[k].sum()) for k in _SUMS}
+    row: dict[str, Any] = {k: float(now_frame[k].sum()) for k in _SUMS if k in now_frame}
+    prev = {k: float(before[k].sum()) for k in _SUMS if k in before}
     status = queries.with_price_status(pd.DataFrame([row]))
     row["price_status"] = status["price_status"].iloc[0]
     row["cost_known"] = not pd.isna(status["cost"].iloc[0])  # False: nothing has a token price

@@ -51,8 +51,13 @@ STATUSES = (
     STATUS_PROVISIONED,
     STATUS_RESERVED,
 )
+#: On the billed basis (bill/reconcile.py: the bill's dollars allocated to invocations).
+STATUS_BILLED = "billed"
+STATUS_PARTLY_BILLED = "partly billed (days without a bill: $0)"
+STATUS_NOT_BILLED = "no bill for these days yet"
+STATUS_BILLED_ONLY = "billed, not logged"
 #: Statuses whose cost is left empty: there is no per-token figure to show.
-NO_COST = (STATUS_UNPRICED, STATUS_PROVISIONED, STATUS_RESERVED)
+NO_COST = (STATUS_UNPRICED, STATUS_PROVISIONED, STATUS_RESERVED, STATUS_NOT_BILLED)
 
 _LONG = "(p.lc_threshold IS NOT NULL AND s.lc_size > p.lc_threshold)"
 _TOKEN_RATES = (
@@ -341,6 +346,8 @@ def with_price_status(frame: pd.DataFrame) -> pd.DataFrame:
     if out.empty:
         out["price_status"] = pd.Series(dtype=object)
         return out
+    if "unbilled_invocations" in out:
+        return _with_billed_status(out)
     n = {c: out[c].fillna(0).astype(float).to_numpy() for c in STATUS_SUMS}
     capacity = n["provisioned_invocations"] + n["reserved_invocations"]
     unpriced_any = (
@@ -368,6 +375,21 @@ def with_price_status(frame: pd.DataFrame) -> pd.DataFrame:
         STATUS_ESTIMATED,
     ]
     out["price_status"] = np.select(conditions, choices, default=STATUS_PRICED)
+    out["cost"] = out["cost"].astype(float).where(~out["price_status"].isin(NO_COST))
+    return out
+
+
+def _with_billed_status(out: pd.DataFrame) -> pd.DataFrame:
+    """The billed basis: a group is billed, partly billed (some of its days have no bill, their
+    calls count $0), not billed yet (no bill covers any of its days: an empty cost), or the
+    bill's dollars no logged call carries."""
+    invocations = out["invocations"].fillna(0).astype(float).to_numpy()
+    unbilled = out["unbilled_invocations"].fillna(0).astype(float).to_numpy()
+    out["price_status"] = np.select(
+        [invocations == 0, unbilled >= invocations, unbilled > 0],
+        [STATUS_BILLED_ONLY, STATUS_NOT_BILLED, STATUS_PARTLY_BILLED],
+        default=STATUS_BILLED,
+    )
     out["cost"] = out["cost"].astype(float).where(~out["price_status"].isin(NO_COST))
     return out
 

@@ -17,6 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from bedrock_explorer import charts, demo, explorer, export, periods, queries
+from bedrock_explorer.bill import reconcile
 from bedrock_explorer.config import resolve_db_path
 from bedrock_explorer.dimensions import BY_FIELD
 from bedrock_explorer.display import (
@@ -78,8 +79,9 @@ DEFAULT_STACK, DEFAULT_TOP, DEFAULT_GROUP = "model", 8, ["model"]
 LISTED = (*explorer.LIST_FILTERS, "meta", "group")
 VIEW_PARAMS = (
     "period", "from", "to", "tz", "granularity", *LISTED, "stack", "key", "top", "split", "pivot",
-    "page",
+    "page", "basis",
 )  # fmt: skip
+BASIS_LABELS = {explorer.BASIS_ESTIMATE: "Estimate", explorer.BASIS_BILLED: "Billed"}
 
 
 def read_view() -> dict[str, Any]:
@@ -159,6 +161,7 @@ def _init_filters(current: Filters, view: dict[str, Any]) -> None:
     st.session_state["ex_range"] = (current.start, current.end)
     st.session_state["ex_tz"] = current.tz
     st.session_state["ex_gran"] = current.granularity
+    st.session_state["ex_basis"] = current.basis
     for name in explorer.LIST_FILTERS:
         st.session_state[f"ex_{name}"] = list(getattr(current, name))
     st.session_state["ex_meta"] = [f"{k}={v}" for k, v in current.metadata]
@@ -232,7 +235,7 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
     """The filter widgets; returns the filters they describe (also put in the URL) and the
     requestMetadata keys of the period."""
     options = explorer.filter_options(store, st.session_state.setdefault("_ex_options", {}))
-    c1, c2, c3, c4 = st.columns([2, 3, 2, 2])
+    c1, c2, c3, c4, c5 = st.columns([2, 3, 2, 2, 2])
     preset = c1.selectbox(
         "Period",
         [*explorer.PRESETS, CUSTOM],
@@ -251,6 +254,17 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
     gran = c3.radio("Granularity", explorer.GRANULARITIES, horizontal=True, key="ex_gran")
     zones = list(dict.fromkeys([st.session_state.get("ex_tz", "UTC"), *ZONES]))
     tz = c4.selectbox("Time zone", zones, key="ex_tz")
+    basis = c5.radio(
+        "Cost basis",
+        explorer.BASES,
+        format_func=BASIS_LABELS.__getitem__,
+        horizontal=True,
+        key="ex_basis",
+        help="Estimate: on-demand list prices (or your overrides) over the logged calls. "
+        "Billed: the imported AWS bill's dollars, net of discounts, split over the logged calls "
+        "of each day, account, region, model, meter and tier in proportion to their estimate — "
+        "so callers and tags show what AWS charged.",
+    )
     chosen: dict[str, Any] = {}
     active = active_filters()
     filter_chips(active)
@@ -274,6 +288,7 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
         tz=tz,
         granularity=gran,
         metadata=tuple(tuple(m.split("=", 1)) for m in meta),  # type: ignore[misc]
+        basis=basis,
         **chosen,
     )
     params = view_params(filters, preset, keys)
@@ -561,11 +576,117 @@ def coverage_badge(store: Store, f: Filters) -> None:
                       f"(UTC days {f.start} to {f.end}, all models)."))  # fmt: skip
 
 
-def show_headline(head: dict[str, Any]) -> None:
+#: The reconciliation statuses, coloured for the tables.
+_BILL_STATUS_ICONS = {
+    reconcile.STATUS_RECONCILED: "✅",
+    reconcile.STATUS_MISMATCH: "❌",
+    reconcile.STATUS_PENDING: "⏳",
+    reconcile.STATUS_BILLED_NOT_LOGGED: "⚠️",
+    reconcile.STATUS_LOGGED_NOT_BILLED: "⚠️",
+    reconcile.STATUS_UNMATCHED: "❓",
+}
+
+
+def bill_badge(store: Store, f: Filters) -> None:
+    """Whether the estimate matches the imported bill for the period's UTC days."""
+    got = reconcile.summary(store, explorer.bill_window(f))
+    if got is None:
+        return
+    bad = got["mismatches"] + got["statuses"][reconcile.STATUS_UNMATCHED]
+    pct = got["closed_variance_pct"]
+    text = (
+        f"Estimate within {abs(pct):.1f}% of the bill"
+        if pct is not None and not bad
+        else f"Bill: {got['mismatches']} mismatched, "
+        f"{got['statuses'][reconcile.STATUS_UNMATCHED]} unmatched buckets"
+    )
+    st.badge(
+        text,
+        icon=":material/receipt_long:",
+        color="green" if not bad else "orange",
+        help=f"Over {got['days_compared']} UTC days the imported bill covers "
+        f"({got['first_day']} to {got['last_day']}): estimate "
+        f"{money(got['estimated_cost'])}, billed {money(got['billed_cost'])}. "
+        "See *Estimate vs bill* below.",
+    )
+
+
+def bill_section(store: Store, f: Filters) -> None:
+    """Estimate vs bill per day and per model, with variances and each row's status."""
+    st.subheader("Estimate vs bill")
+    window = explorer.bill_window(f)
+    tolerance = float(st.session_state.get("ex_bill_tol", 2.0)) / 100
+    got = reconcile.summary(store, window, tolerance=tolerance)
+    if got is None:
+        st.caption(
+            "No AWS bill covers this period. Import the CUR 2.0 export or read Cost Explorer "
+            "on the Integrations page (or `bill import` / `bill sync`) to compare the estimate "
+            "with what AWS charged."
+        )
+        return
+    tiles = st.container(horizontal=True, wrap=True, gap="medium")
+    tiles.metric("Estimate", money(got["estimated_cost"]), width=TILE)
+    tiles.metric("Billed", money(got["billed_cost"]), help="Unblended cost", width=TILE)
+    tiles.metric(
+        "Billed, net", money(got["net_billed_cost"]),
+        help="After discounts and credits: what the invoice says", width=TILE,
+    )  # fmt: skip
+    tiles.metric("Variance", money(got["variance"]), help="Billed minus estimate", width=TILE)
+    notes = [f"{got['days_compared']} UTC days compared ({got['first_day']} to {got['last_day']})"]
+    if got["days_not_in_bill"]:
+        notes.append(f"{got['days_not_in_bill']} days of the period have no bill yet")
+    if got["unmatched_cost"]:
+        notes.append(f"{money(got['unmatched_cost'])} of bill lines whose usage type is unknown")
+    if got["billed_not_logged_cost"]:
+        notes.append(f"{money(got['billed_not_logged_cost'])} billed but not in the logs")
+    st.caption("; ".join(notes) + ". The last two days are pending: AWS may still revise them.")
+    st.number_input(
+        "Tolerance (%)", 0.0, 50.0, 2.0, 0.5, key="ex_bill_tol",
+        help="A bucket whose bill is within this share of the estimate is reconciled",
+    )  # fmt: skip
+    columns = {
+        "estimated_cost": "Estimate (USD)",
+        "billed_cost": "Billed (USD)",
+        "net_billed_cost": "Billed, net (USD)",
+        "variance": "Variance (USD)",
+        "variance_pct": "Variance %",
+        "quantity_variance": "of which quantity",
+        "rate_variance": "of which rate",
+        "status": "Status",
+    }
+    c1, c2 = st.columns(2)
+    for column, by, title in ((c1, "day", "Per day"), (c2, "model", "Per model")):
+        frame = reconcile.grouped(store, window, [by], tolerance=tolerance)
+        if by == "model":
+            frame["model"] = frame["model"].map(lambda m: catalog.display_name(str(m)) or m)
+        frame["status"] = frame["status"].map(lambda s: f"{_BILL_STATUS_ICONS.get(s, '')} {s}")
+        shown = frame[[by, *columns]].rename(columns={by: by.capitalize(), **columns})
+        with column:
+            st.markdown(f"**{title}**")
+            st.dataframe(
+                shown.style.format(
+                    {c: money_cell for c in columns.values() if "USD" in c or "of which" in c}
+                    | {"Variance %": "{:+.2f}%"}
+                ),
+                hide_index=True,
+                width="stretch",
+            )
+    buckets = reconcile.grouped(store, window, list(reconcile.GROUPINGS), tolerance=tolerance)
+    st.download_button(
+        "Download the buckets (CSV)",
+        export.neutralise(buckets).to_csv(index=False),
+        file_name=f"estimate-vs-bill-{window.start:%Y%m%d}-{window.end:%Y%m%d}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
+
+
+def show_headline(head: dict[str, Any], basis: str = explorer.BASIS_ESTIMATE) -> None:
     row = st.container(horizontal=True, wrap=True, gap="medium")
     compared = None if head["comparison_note"] else head["comparison_short"]
+    billed = basis == explorer.BASIS_BILLED
     row.metric(
-        "Total cost",
+        "Billed cost" if billed else "Total cost",
         money(head["cost"] if head["cost_known"] else None),
         change(head["cost_change"]),
         delta_color="inverse",
@@ -574,7 +695,11 @@ def show_headline(head: dict[str, Any]) -> None:
             head["comparison_note"]
             or f"Compared {head['comparison']}: {money(head['previous_cost'])}."
         )
-        + " On-demand list prices (or your overrides), per invocation and meter.",
+        + (
+            " The imported AWS bill's dollars (net), allocated to the logged calls."
+            if billed
+            else " On-demand list prices (or your overrides), per invocation and meter."
+        ),
         width=TILE,
     )
     row.metric(
@@ -603,6 +728,22 @@ def show_headline(head: dict[str, Any]) -> None:
         ("Cache write tokens", "cache_write_tokens"),
     ):
         tokens.metric(label, compact(head[key]), help=f"{head[key]:,.0f}", width=TILE)
+    if billed:
+        status = head["price_status"]
+        if status == queries.STATUS_NOT_BILLED:
+            st.warning(
+                "**No bill covers this period yet**, so there are no billed dollars to show. "
+                "Import the CUR 2.0 export or read Cost Explorer on the Integrations page, or "
+                "switch the cost basis back to Estimate.",
+                icon=":material/receipt_long:",
+            )
+        elif status == queries.STATUS_PARTLY_BILLED:
+            st.info(
+                f"{head['unbilled_invocations']:,.0f} invocations fall on days no imported bill "
+                "covers: they count $0 on the billed basis until that bill is imported.",
+                icon=":material/receipt_long:",
+            )
+        return
     if head["unpriced_tokens"] or head["unpriced_images"]:
         st.warning(
             f"**Part of this selection is unpriced:** {head['unpriced_tokens']:,.0f} tokens"
@@ -718,8 +859,9 @@ with open_store() as store:
         preset = st.session_state.get("ex_preset")
         head = explorer.headline(store, f, memo, period=preset if preset != CUSTOM else None)
         with figures:
-            show_headline(head)
+            show_headline(head, f.basis)
             coverage_badge(store, f)
+            bill_badge(store, f)
 
         c1, c2 = st.columns(2)
         with c1:
@@ -786,6 +928,8 @@ with open_store() as store:
                 f"{cache['unread_write_tokens']:,.0f} tokens.",
                 width=TILE,
             )
+
+    bill_section(store, f)
 
     st.subheader("Grouped table")
     group_by = st.multiselect("Group by", STACK_CHOICES, key="ex_group")

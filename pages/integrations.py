@@ -488,6 +488,7 @@ def show_list(store: Store) -> None:
                 continue
             if registry.reads_aws(integ.kind):
                 coverage_panel(store, integ, admin)
+            bill_panel(store, integ, admin)
             if not admin:  # a viewer sees the state, never a control that changes it
                 when = next_run(integ, datetime.now(UTC))
                 if when is not None:
@@ -612,6 +613,97 @@ def coverage_panel(store: Store, integ: Any, admin: bool) -> None:
                 icon=":material/error:",
             )  # fmt: skip
         st.caption(report.DEFINITION)
+
+
+#: What one Cost Explorer read may spend at most, in requests ($0.01 each), from the page.
+BILL_MAX_REQUESTS = 50
+
+
+def bill_panel(store: Store, integ: Any, admin: bool) -> None:
+    """The AWS bill of this integration's account: import CUR 2.0 files (a folder or an S3
+    prefix) or read Cost Explorer (admins); the sources stored. The Explorer's *Estimate vs
+    bill* section and billed basis use them."""
+    from bedrock_explorer.bill import cost_explorer, cur_files, lines
+
+    with st.expander("Bill: estimate vs the AWS bill", icon=":material/receipt_long:"):
+        if admin:
+            where = st.text_input(
+                "CUR 2.0 export files",
+                key=f"bill_path_{integ.id}",
+                placeholder="/exports/bedrock-cur/data  or  s3://bucket/prefix",
+                help="Parquet, CSV or CSV.gz files of an AWS Data Exports CUR 2.0 export, a "
+                "folder holding them, or an s3:// prefix (read with this integration's "
+                "credentials: s3:ListBucket and s3:GetObject). Re-importing replaces a changed "
+                "file's lines and skips unchanged ones.",
+            )
+            if st.button("Import bill files", key=f"bill_import_{integ.id}",
+                         icon=":material/upload_file:", disabled=not where.strip()):  # fmt: skip
+                try:
+                    with st.spinner("Reading the bill files…"):
+                        got = _import_bill(store, integ, where.strip(), cur_files)
+                except UserFacingError as err:
+                    st.error(md(err), icon=":material/error:")
+                else:
+                    st.success(
+                        f"{got.imported} files imported, {got.unchanged} unchanged: "
+                        f"{got.lines:,} Bedrock bill lines, {money(got.unblended_cost)}",
+                        icon=":material/check:",
+                    )
+                    for error in got.errors:
+                        st.warning(md(error), icon=":material/warning:")
+            if registry.reads_aws(integ.kind) and st.button(
+                "Read Cost Explorer", key=f"bill_ce_{integ.id}", icon=":material/cloud_download:",
+                help="Last month and this month, daily, per usage type and account "
+                f"(ce:GetCostAndUsage, $0.01 per request, at most {BILL_MAX_REQUESTS} requests; "
+                "days with a final bill are never asked again)",
+            ):  # fmt: skip
+                today = datetime.now(UTC).date()
+                start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+                settings = registry.settings_from_config(integ.kind, integ.config)
+                assert isinstance(settings, RemoteSettings)  # an AWS kind (reads_aws)
+                try:
+                    with st.spinner("Reading the Bedrock bill from Cost Explorer…"):
+                        ce = cost_explorer.sync(
+                            store, integ.name, default_session(settings), start, today,
+                            max_requests=BILL_MAX_REQUESTS,
+                        )  # fmt: skip
+                except UserFacingError as err:
+                    st.error(md(err), icon=":material/error:")
+                else:
+                    st.success(
+                        f"Cost Explorer: {ce.requests} requests (${ce.request_cost:.2f}), "
+                        f"{ce.lines:,} lines, {money(ce.unblended_cost)}",
+                        icon=":material/check:",
+                    )
+        found = lines.sources(store, (integ.name,))
+        if found.empty:
+            st.caption(
+                "No bill yet. Import the CUR 2.0 export"
+                + (" or read Cost Explorer" if registry.reads_aws(integ.kind) else "")
+                + " to compare the estimate with what AWS charged (`bill import`, `bill sync`)."
+            )
+            return
+        st.dataframe(table_for_screen(found), hide_index=True, width="stretch")
+
+
+def _import_bill(store: Store, integ: Any, where: str, cur_files: Any) -> Any:
+    if where.startswith("s3://"):
+        if not registry.reads_aws(integ.kind):
+            raise UserFacingError(
+                f"{integ.name!r} reads local files, so it has no AWS credentials for {where}",
+                "import it under an AWS integration, or download the files first",
+            )
+        settings = registry.settings_from_config(integ.kind, integ.config)
+        assert isinstance(settings, RemoteSettings)
+        return cur_files.import_s3(store, integ.name, where, default_session(settings))
+    errors: list[str] = []
+    files = list(cur_files.local_files([where], errors))
+    if not files and not errors:
+        raise UserFacingError(
+            f"No CUR data file under {where} (.parquet, .csv, .csv.gz)",
+            "point at the export's data folder or its files",
+        )
+    return cur_files.import_files(store, integ.name, files, errors=errors)
 
 
 def schedule_picker(store: Store, integ: Any) -> None:

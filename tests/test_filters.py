@@ -305,7 +305,7 @@ def test_the_registry_and_the_filters_agree() -> None:
     list_fields = tuple(
         fl.name
         for fl in fields(Filters)
-        if fl.name not in ("start", "end", "tz", "granularity", "window")
+        if fl.name not in ("start", "end", "tz", "granularity", "window", "basis")
     )
     assert tuple(BY_FIELD) == explorer.LIST_FILTERS
     assert set(list_fields) == {*BY_FIELD, "metadata"}

@@ -208,6 +208,14 @@ def _optional(partition: str, region: str, account: str) -> list[Requirement]:
             Need.OPTIONAL,
         ),
         Requirement(
+            "ce:GetCostAndUsage",
+            ("*",),
+            "for reconciliation: the Bedrock bill per day, usage type and account from Cost "
+            "Explorer (`bill sync`; $0.01 per request). From a CUR 2.0 export in S3 instead "
+            "(`bill import s3://…`): s3:ListBucket and s3:GetObject on the export bucket",
+            Need.OPTIONAL,
+        ),
+        Requirement(
             "bedrock:GetInferenceProfile",
             (f"arn:{partition}:bedrock:{region}:{account}:application-inference-profile/*",),
             "pricing application inference profiles automatically",

@@ -323,7 +323,15 @@ class Store:
             gone = self.con.execute(
                 "DELETE FROM invocations WHERE integration_id = ?", [integ.id]
             ).fetchall()[0][0]
-            for table in ("quarantine", "sync_checkpoints", "coverage_regions", "measured_usage"):
+            for table in (
+                "quarantine",
+                "sync_checkpoints",
+                "coverage_regions",
+                "measured_usage",
+                "bill_sources",
+                "bill_lines",
+                "bill_ce_days",
+            ):
                 self.con.execute(f"DELETE FROM {table} WHERE integration_id = ?", [integ.id])
             self.con.execute("DELETE FROM integrations WHERE id = ?", [integ.id])
             if not integ.is_demo:

@@ -229,6 +229,47 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (integration_id, region, day, model_id, metric)
     );
     """,
+    # 9: the AWS bill (bill/): lines from CUR 2.0 files or Cost Explorer, kept as billed (the
+    # usage type unparsed: its meaning is read at query time from bill/usage_types.json, so a
+    # better grammar re-reads old bills without a re-import), per source for idempotent imports.
+    """
+    CREATE TABLE IF NOT EXISTS bill_sources (
+        integration_id INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,              -- cur | cost_explorer
+        ref VARCHAR NOT NULL,               -- a file path or s3:// URI; 'Cost Explorer'
+        fingerprint VARCHAR,                -- size and mtime, or the S3 ETag: unchanged → skipped
+        first_day DATE,                     -- the UTC days it covers, inclusive
+        last_day DATE,
+        lines BIGINT NOT NULL,
+        unblended_cost DOUBLE NOT NULL,
+        imported_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (integration_id, kind, ref)
+    );
+    CREATE TABLE IF NOT EXISTS bill_lines (
+        integration_id INTEGER NOT NULL,
+        kind VARCHAR NOT NULL,
+        ref VARCHAR NOT NULL,
+        day DATE NOT NULL,                  -- UTC usage day
+        account_id VARCHAR,
+        service VARCHAR,                    -- Cost Explorer service, or the CUR product name
+        product_code VARCHAR,
+        usage_type VARCHAR NOT NULL,
+        line_item_type VARCHAR NOT NULL,    -- Usage, Credit, Discount, … (Cost Explorer: Usage)
+        region_code VARCHAR,                -- product_region_code, when the file has it
+        unit VARCHAR,                       -- the pricing unit as billed (1K tokens, …)
+        usage_amount DOUBLE NOT NULL,       -- in that unit
+        unblended_cost DOUBLE NOT NULL,
+        net_unblended_cost DOUBLE           -- NULL: the source gives none (= unblended)
+    );
+    -- the days Cost Explorer answered for, per service ('' = the list of services itself)
+    CREATE TABLE IF NOT EXISTS bill_ce_days (
+        integration_id INTEGER NOT NULL,
+        service VARCHAR NOT NULL,
+        day DATE NOT NULL,
+        fetched_at TIMESTAMP NOT NULL,
+        PRIMARY KEY (integration_id, service, day)
+    );
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
