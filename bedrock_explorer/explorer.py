@@ -370,7 +370,7 @@ def grouped(
     if memo is not None:
         found = _from_memo(memo, key)
         if found is not None:
-            return found
+            return _with_billed_not_logged(store, f, found, by, time_bucket)
     unknown = [d for d in by if d not in GROUP_BY]
     if unknown:
         raise UserFacingError(
@@ -393,13 +393,12 @@ def grouped(
     if time_bucket and f.tz != "UTC":
         frame["bucket"] = _local_buckets(frame["bucket"], f)
     frame = _finish(store, frame, by, time_bucket)
-    if f.basis == BASIS_BILLED and not time_bucket:
-        frame = _with_billed_not_logged(store, f, frame, by)
     if memo is None:
-        return frame
-    memo[(f, tuple(by), meta_key, time_bucket)] = frame.copy()
+        return _with_billed_not_logged(store, f, frame, by, time_bucket)
+    memo[(f, tuple(by), meta_key, time_bucket)] = frame.copy()  # kept without that row
     found = _from_memo(memo, (f, tuple(asked), meta_key, time_bucket))
-    return found if found is not None else frame  # (the frame just stored always answers it)
+    answer = found if found is not None else frame  # (the frame just stored always answers it)
+    return _with_billed_not_logged(store, f, answer, asked, time_bucket)
 
 
 def _roll_up_derived(
@@ -529,12 +528,12 @@ def _only_period_and_integrations(f: Filters) -> bool:
 
 
 def _with_billed_not_logged(
-    store: Store, f: Filters, frame: pd.DataFrame, by: list[str]
+    store: Store, f: Filters, frame: pd.DataFrame, by: list[str], time_bucket: bool
 ) -> pd.DataFrame:
-    """The billed view's own row for the bill's dollars no logged call carries, so the view
-    adds up to the bill. Only for the unfiltered view: such dollars have no model, caller or tag
-    to filter by (the page says so)."""
-    if not _only_period_and_integrations(f):
+    """On the billed basis, the view's own row for the bill's dollars no logged call carries,
+    so the view adds up to the bill. Only for an unfiltered view without time buckets: such
+    dollars have no model, caller or tag to filter by, nor an hour (the page says so)."""
+    if f.basis != BASIS_BILLED or time_bucket or not _only_period_and_integrations(f):
         return frame
     _factors, _days, unallocated = reconcile.allocation(store, bill_window(f))
     if abs(unallocated) < reconcile.ROUNDING:

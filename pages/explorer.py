@@ -576,17 +576,6 @@ def coverage_badge(store: Store, f: Filters) -> None:
                       f"(UTC days {f.start} to {f.end}, all models)."))  # fmt: skip
 
 
-#: The reconciliation statuses, coloured for the tables.
-_BILL_STATUS_ICONS = {
-    reconcile.STATUS_RECONCILED: "✅",
-    reconcile.STATUS_MISMATCH: "❌",
-    reconcile.STATUS_PENDING: "⏳",
-    reconcile.STATUS_BILLED_NOT_LOGGED: "⚠️",
-    reconcile.STATUS_LOGGED_NOT_BILLED: "⚠️",
-    reconcile.STATUS_UNMATCHED: "❓",
-}
-
-
 def bill_badge(store: Store, f: Filters) -> None:
     """Whether the estimate matches the imported bill for the period's UTC days."""
     got = reconcile.summary(store, explorer.bill_window(f))
@@ -639,12 +628,17 @@ def bill_section(store: Store, f: Filters) -> None:
         notes.append(f"{money(got['unmatched_cost'])} of bill lines whose usage type is unknown")
     if got["billed_not_logged_cost"]:
         notes.append(f"{money(got['billed_not_logged_cost'])} billed but not in the logs")
-    st.caption("; ".join(notes) + ". The last two days are pending: AWS may still revise them.")
+    st.caption(
+        "; ".join(notes) + ". The last two days are pending: AWS may still revise them. A row's "
+        "status is its worst bucket's (UTC day × account × region × model × meter × tier): "
+        "`reconcile` prints every bucket."
+    )
     st.number_input(
-        "Tolerance (%)", 0.0, 50.0, 2.0, 0.5, key="ex_bill_tol",
+        "Tolerance (%)", 0.0, 50.0, 2.0, 0.5, key="ex_bill_tol", width=200,
         help="A bucket whose bill is within this share of the estimate is reconciled",
     )  # fmt: skip
     columns = {
+        "status": "Status",
         "estimated_cost": "Estimate (USD)",
         "billed_cost": "Billed (USD)",
         "net_billed_cost": "Billed, net (USD)",
@@ -652,25 +646,21 @@ def bill_section(store: Store, f: Filters) -> None:
         "variance_pct": "Variance %",
         "quantity_variance": "of which quantity",
         "rate_variance": "of which rate",
-        "status": "Status",
     }
-    c1, c2 = st.columns(2)
-    for column, by, title in ((c1, "day", "Per day"), (c2, "model", "Per model")):
+    for by, title in (("day", "Per day"), ("model", "Per model")):
         frame = reconcile.grouped(store, window, [by], tolerance=tolerance)
         if by == "model":
             frame["model"] = frame["model"].map(lambda m: catalog.display_name(str(m)) or m)
-        frame["status"] = frame["status"].map(lambda s: f"{_BILL_STATUS_ICONS.get(s, '')} {s}")
         shown = frame[[by, *columns]].rename(columns={by: by.capitalize(), **columns})
-        with column:
-            st.markdown(f"**{title}**")
-            st.dataframe(
-                shown.style.format(
-                    {c: money_cell for c in columns.values() if "USD" in c or "of which" in c}
-                    | {"Variance %": "{:+.2f}%"}
-                ),
-                hide_index=True,
-                width="stretch",
-            )
+        st.markdown(f"**{title}**")
+        st.dataframe(
+            shown.style.format(
+                {c: money_cell for c in columns.values() if "USD" in c or "of which" in c}
+                | {"Variance %": "{:+.2f}%"}
+            ),
+            hide_index=True,
+            width="stretch",
+        )
     buckets = reconcile.grouped(store, window, list(reconcile.GROUPINGS), tolerance=tolerance)
     st.download_button(
         "Download the buckets (CSV)",

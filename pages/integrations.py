@@ -683,7 +683,15 @@ def bill_panel(store: Store, integ: Any, admin: bool) -> None:
                 + " to compare the estimate with what AWS charged (`bill import`, `bill sync`)."
             )
             return
-        st.dataframe(table_for_screen(found), hide_index=True, width="stretch")
+        st.caption(
+            f"{len(found)} bill sources: {int(found['lines'].sum()):,} Bedrock lines, "
+            f"{money(float(found['unblended_cost'].sum()))} billed, UTC days "
+            f"{found['first_day'].min():%Y-%m-%d} to {found['last_day'].max():%Y-%m-%d}. "
+            "The Explorer compares "
+            "them with the estimate (*Estimate vs bill*) and can show billed dollars."
+        )
+        shown = found.drop(columns=["integration"])
+        st.dataframe(table_for_screen(shown), hide_index=True, width="stretch")
 
 
 def _import_bill(store: Store, integ: Any, where: str, cur_files: Any) -> Any:
