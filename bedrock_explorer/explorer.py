@@ -518,9 +518,37 @@ def _billed_raw(
         model_where=model_where,
         model_params=model_params,
     )
-    factors, days, _unallocated = reconcile.allocation(store, bill_window(f))
+    factors, days, _unallocated = _allocation(store, f)
     out = reconcile.allocate(frame, factors, days)
     return out.drop(columns=[*reconcile.BUCKET_DIMS, *reconcile.BUCKET_MODEL_DIMS])
+
+
+#: Allocations computed, by database, window and what they depend on (a page asks the same one
+#: for every chart; at 10M rows one costs a grouped query over the window).
+_ALLOCATIONS: dict[tuple[Any, ...], tuple[pd.DataFrame, set[date], float]] = {}
+_ALLOCATIONS_KEPT = 16
+_ALLOCATION_INPUTS = """
+    SELECT (SELECT count(*) FROM invocations), (SELECT max(ingested_at) FROM invocations),
+           (SELECT count(*) FROM bill_lines), (SELECT max(imported_at) FROM bill_sources),
+           (SELECT max(fetched_at) FROM bill_ce_days), (SELECT count(*) FROM rates),
+           (SELECT max(created_at) FROM rates), (SELECT count(*) FROM model_ids),
+           (SELECT max(updated_at) FROM model_ids), (SELECT count(*) FROM price_points)
+"""
+
+
+def _allocation(store: Store, f: Filters) -> tuple[pd.DataFrame, set[date], float]:
+    """reconcile.allocation for the view's days, computed once per change of its inputs (the
+    invocations, the bill, the rates and model resolutions) — milliseconds to check."""
+    window = bill_window(f)
+    key = (str(store.path), window, *store.con.execute(_ALLOCATION_INPUTS).fetchall()[0])
+    found = _ALLOCATIONS.get(key)
+    if found is None:
+        found = reconcile.allocation(store, window)
+        if len(_ALLOCATIONS) >= _ALLOCATIONS_KEPT:
+            _ALLOCATIONS.pop(next(iter(_ALLOCATIONS)), None)
+        _ALLOCATIONS[key] = found
+    factors, days, unallocated = found
+    return factors.copy(), set(days), unallocated
 
 
 def _only_period_and_integrations(f: Filters) -> bool:
@@ -535,7 +563,7 @@ def _with_billed_not_logged(
     dollars have no model, caller or tag to filter by, nor an hour (the page says so)."""
     if f.basis != BASIS_BILLED or time_bucket or not _only_period_and_integrations(f):
         return frame
-    _factors, _days, unallocated = reconcile.allocation(store, bill_window(f))
+    _factors, _days, unallocated = _allocation(store, f)
     if abs(unallocated) < reconcile.ROUNDING:
         return frame
     row: dict[str, Any] = {c: 0 for c in _SUMS if c in frame}

@@ -550,3 +550,46 @@ def test_cost_explorer_failures_are_sentences_with_the_fix(
         cost_explorer.sync(ce_account, "aws", session, date(2026, 3, 1), date(2026, 3, 2), now=NOW)
     assert expected in str(err.value)
     assert ce_account.con.execute("SELECT count(*) FROM bill_lines").fetchall()[0][0] == 0
+
+
+def test_unreadable_bill_lines_are_counted_and_the_rest_imported(
+    store: Store, tmp_path: Path
+) -> None:
+    S.seed_logs(store)
+    rows = [r for r in S.bill_rows() if r["line_item_product_code"] == "AmazonBedrock"][:3]
+    path = S.write_csv(tmp_path / "part.csv", rows)
+    text = path.read_text().splitlines()
+    bad = text[1].replace(str(rows[0]["line_item_unblended_cost"]), "n/a", 1)
+    path.write_text("\n".join([text[0], bad, *text[2:]]) + "\n")
+    errors: list[str] = []
+    got = cur_files.import_files(
+        store, "prod", cur_files.local_files([str(path)], errors), errors=errors
+    )
+    assert got.imported == 1 and got.lines == 2
+    assert errors == [
+        f"{path.resolve()}: 1 Bedrock lines without a readable usage date or cost were left "
+        "out (the rest was imported)"
+    ]
+
+
+def test_a_credit_lowers_the_net_bill_and_a_new_bill_reaches_the_billed_view(
+    month: Store,
+) -> None:
+    f = explorer.Filters(date(2026, 3, 1), date(2026, 3, 10), basis=explorer.BASIS_BILLED)
+    before = explorer.grouped(month, f, ["session"])["cost"].sum()
+    credit = pd.DataFrame([{
+        "day": date(2026, 3, 2), "account_id": S.ACCOUNT, "service": "Amazon Bedrock",
+        "product_code": "AmazonBedrock", "usage_type": "USE1-NovaLite-input-tokens",
+        "line_item_type": "Credit", "region_code": "us-east-1", "unit": "1K tokens",
+        "usage_amount": 0.0, "unblended_cost": -0.002, "net_unblended_cost": -0.002,
+    }])  # fmt: skip
+    integ = month.get_integration("prod")
+    lines.replace_source(month, integ.id, lines.KIND_CUR, "credits.csv", credit,
+                         fingerprint="c", first_day=date(2026, 3, 2), last_day=date(2026, 3, 2),
+                         now=NOW)  # fmt: skip
+    bucket = _bucket(reconcile.buckets(month, WINDOW, now=NOW), date(2026, 3, 2), S.NOVA, "input")
+    assert bucket["billed_quantity"] == _tokens(date(2026, 3, 2), S.NOVA, "input")  # unchanged
+    assert bucket["net_billed_cost"] == pytest.approx(bucket["billed_cost"] - 0.002)
+    assert bucket["discount"] == pytest.approx(0.002)
+    after = explorer.grouped(month, f, ["session"])["cost"].sum()
+    assert after == pytest.approx(before - 0.002, abs=1e-12)

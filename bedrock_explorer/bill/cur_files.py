@@ -306,20 +306,20 @@ def _summed(con: duckdb.DuckDBPyConnection, source: str) -> pd.DataFrame:
         SELECT day, account_id, service, product_code, coalesce(usage_type, '') AS usage_type,
                line_item_type, region_code, unit,
                sum(usage_amount) AS usage_amount,
-               sum(coalesce(unblended_cost, 0)) AS unblended_cost,
-               sum(net_unblended_cost) AS net_unblended_cost,
-               count(*) FILTER (WHERE day IS NULL OR unblended_cost IS NULL) AS unreadable
+               sum(unblended_cost) AS unblended_cost,
+               sum(net_unblended_cost) AS net_unblended_cost
         FROM raw
-        WHERE {_BEDROCK}
+        WHERE {_BEDROCK} AND day IS NOT NULL AND unblended_cost IS NOT NULL
         GROUP BY ALL
         ORDER BY day, usage_type
     """
     frame = con.execute(sql).df()
-    bad = frame["day"].isna()
-    unreadable = int(frame["unreadable"].sum())
-    frame = frame[~bad].drop(columns=["unreadable"])
+    unreadable = con.execute(
+        sql[: sql.index("SELECT day, account_id")]
+        + f"SELECT count(*) FROM raw WHERE {_BEDROCK} AND (day IS NULL OR unblended_cost IS NULL)"
+    ).fetchall()[0][0]
     frame["day"] = pd.to_datetime(frame["day"]).dt.date
-    frame.attrs["unreadable"] = unreadable
+    frame.attrs["unreadable"] = int(unreadable)
     return frame
 
 
