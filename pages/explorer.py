@@ -840,6 +840,12 @@ with open_store() as store:
                 stack,
                 f,
             )
+            if f.basis == explorer.BASIS_BILLED:
+                st.caption(
+                    "Billed dollars per time bucket are those the logged calls carry; billed "
+                    "dollars no logged call carries are in the totals as "
+                    f"“{explorer.BILLED_NOT_LOGGED}”, not in this chart."
+                )
             if explorer.still_running(f):
                 st.caption(
                     f"The last {f.granularity} is still running: its bar counts up to now "
@@ -967,6 +973,11 @@ with open_store() as store:
         )
 
     st.subheader("Invocations")
+    if f.basis == explorer.BASIS_BILLED:
+        st.caption(
+            "Each invocation's own cost is its estimate (list prices); the billed basis above "
+            "splits the bill per day, account, region, model, meter and tier."
+        )
     pages = max(1, -(-total_rows // 100))
     st.session_state["ex_page"] = min(int(st.session_state.get("ex_page", 1)), pages)
     page = st.number_input(
