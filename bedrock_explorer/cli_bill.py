@@ -191,14 +191,15 @@ def cmd_reconcile(args: argparse.Namespace, store: Store, now: datetime | None =
         store.get_integration(name)
     window = reconcile.Window(start, end, tuple(args.integration or ()))
     tolerance = args.tolerance / 100
-    summary = reconcile.summary(store, window, tolerance=tolerance, now=now)
-    if summary is None:
+    if not reconcile.covered_days(store, window):
         raise UserFacingError(
             f"No bill covers {start} to {end}",
             "import the CUR 2.0 export (`bill import PATH`) or read Cost Explorer (`bill sync`)",
         )
     finest = reconcile.buckets(store, window, tolerance=tolerance, now=now)
-    frame = reconcile.grouped(store, window, by, tolerance=tolerance, now=now)
+    summary = reconcile.summary(store, window, tolerance=tolerance, now=now, finest=finest)
+    assert summary is not None  # (a bill covers the window)
+    frame = reconcile.grouped(store, window, by, tolerance=tolerance, now=now, finest=finest)
     dims = [reconcile.GROUPINGS[b] for b in by]
     frame = frame[[*dims, *RECONCILE_COLUMNS]].sort_values(dims, kind="stable")
     if args.format == "csv":

@@ -505,11 +505,10 @@ def _billed_raw(
     model_dims: dict[str, str],
     where: tuple[str, list[Any], str | None, list[Any]],
 ) -> pd.DataFrame:
-    """The estimate grouped finely enough that each row sits in one bill bucket, then its
-    dollars replaced by the bill's (reconcile.allocate); the bucket columns are summed away by
-    :func:`_finish`."""
+    """The estimate grouped finely enough that each row sits in one bill bucket, its dollars
+    replaced by the bill's and summed back to the question's groups (reconcile.allocate)."""
     sql_where, params, model_where, model_params = where
-    frame = queries.grouped_cost(
+    query = queries.grouped_cost_query(
         store,
         {**dims, **reconcile.BUCKET_DIMS},
         model_dims={**model_dims, **reconcile.BUCKET_MODEL_DIMS},
@@ -519,8 +518,7 @@ def _billed_raw(
         model_params=model_params,
     )
     factors, days, _unallocated = _allocation(store, f)
-    out = reconcile.allocate(frame, factors, days)
-    return out.drop(columns=[*reconcile.BUCKET_DIMS, *reconcile.BUCKET_MODEL_DIMS])
+    return reconcile.allocate(store, query, [*dims, *model_dims], factors, days)
 
 
 #: Allocations computed, by database, window and what they depend on (a page asks the same one

@@ -208,13 +208,39 @@ def grouped_cost(
     applies after its own roll-ups) names each group's status and empties the cost of a group
     with nothing priced.
     """
+    sql, bound = grouped_cost_query(
+        store,
+        dims,
+        model_dims=model_dims,
+        where=where,
+        params=params,
+        model_where=model_where,
+        model_params=model_params,
+        order_by=order_by,
+    )
+    return store.query_df(sql, bound)
+
+
+def grouped_cost_query(
+    store: Store,
+    dims: dict[str, str] | None = None,
+    *,
+    model_dims: dict[str, str] | None = None,
+    where: str = "TRUE",
+    params: list[object] | None = None,
+    model_where: str | None = None,
+    model_params: list[object] | None = None,
+    order_by: str | None = None,
+) -> tuple[str, list[object]]:
+    """The SQL of :func:`grouped_cost` with every parameter bound, for a caller that builds on
+    it inside DuckDB (the billed basis joins it to the bill's allocation)."""
     threshold = store.con.execute(
         "SELECT coalesce(min(lc_threshold), 9223372036854775807) FROM price_points"
     ).fetchall()[0][0]
     starts = price_period_starts(store)
     sql = grouped_cost_sql(dims, model_dims, where, model_where, order_by, periods=len(starts))
-    params = [*(p for start in starts for p in (start, start)), threshold, *(params or [])]
-    return store.query_df(sql, [*params, *(model_params or [])])
+    bound = [*(p for start in starts for p in (start, start)), threshold, *(params or [])]
+    return sql, [*bound, *(model_params or [])]
 
 
 def price_period_starts(store: Store) -> list[datetime]:

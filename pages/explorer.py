@@ -605,7 +605,11 @@ def bill_section(store: Store, f: Filters) -> None:
     st.subheader("Estimate vs bill")
     window = explorer.bill_window(f)
     tolerance = float(st.session_state.get("ex_bill_tol", 2.0)) / 100
-    got = reconcile.summary(store, window, tolerance=tolerance)
+    if not reconcile.covered_days(store, window):
+        got = None
+    else:
+        finest = reconcile.buckets(store, window, tolerance=tolerance)
+        got = reconcile.summary(store, window, tolerance=tolerance, finest=finest)
     if got is None:
         st.caption(
             "No AWS bill covers this period. Import the CUR 2.0 export or read Cost Explorer "
@@ -648,7 +652,7 @@ def bill_section(store: Store, f: Filters) -> None:
         "rate_variance": "of which rate",
     }
     for by, title in (("day", "Per day"), ("model", "Per model")):
-        frame = reconcile.grouped(store, window, [by], tolerance=tolerance)
+        frame = reconcile.grouped(store, window, [by], tolerance=tolerance, finest=finest)
         if by == "model":
             frame["model"] = frame["model"].map(lambda m: catalog.display_name(str(m)) or m)
         shown = frame[[by, *columns]].rename(columns={by: by.capitalize(), **columns})
@@ -661,7 +665,9 @@ def bill_section(store: Store, f: Filters) -> None:
             hide_index=True,
             width="stretch",
         )
-    buckets = reconcile.grouped(store, window, list(reconcile.GROUPINGS), tolerance=tolerance)
+    buckets = reconcile.grouped(
+        store, window, list(reconcile.GROUPINGS), tolerance=tolerance, finest=finest
+    )
     st.download_button(
         "Download the buckets (CSV)",
         export.neutralise(buckets).to_csv(index=False),

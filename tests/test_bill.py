@@ -243,6 +243,8 @@ def test_billed_dollars_per_caller_and_tag_add_up_to_the_bill(month: Store) -> N
     for by, meta in ((["session"], None), (["metadata"], "team"), (["model"], None), ([], None)):
         frame = explorer.grouped(month, f, by, meta_key=meta)
         assert frame["cost"].sum() == pytest.approx(net, abs=1e-9), by
+    teams = explorer.grouped(month, f, ["metadata"], meta_key="team").set_index("metadata")
+    assert set(teams.index) == {"search", "support", explorer.BILLED_NOT_LOGGED}
     sessions = explorer.grouped(month, f, ["session"]).set_index("session")
     unlogged = (30_000 * 3 + 4_000 * 15) / 1e6
     assert sessions.loc[explorer.BILLED_NOT_LOGGED, "cost"] == pytest.approx(

@@ -362,11 +362,15 @@ def grouped(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     now: datetime | None = None,
+    finest: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The buckets summed by ``by`` (names of :data:`GROUPINGS`): every figure a sum of its
-    buckets', the status the most severe of theirs (:data:`SEVERITY`)."""
+    buckets', the status the most severe of theirs (:data:`SEVERITY`). ``finest``: the
+    :func:`buckets` of the same window and tolerance, when the caller has them already."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    finest = buckets(store, window, tolerance=tolerance, now=now)
+    if finest is None:
+        finest = buckets(store, window, tolerance=tolerance, now=now)
+    finest = finest.copy()
     columns = [GROUPINGS[b] for b in by]
     if not columns or set(columns) == set(KEYS):
         return _rounded(finest)
@@ -410,6 +414,7 @@ def summary(
     *,
     tolerance: float = DEFAULT_TOLERANCE,
     now: datetime | None = None,
+    finest: pd.DataFrame | None = None,
 ) -> dict[str, Any] | None:
     """The headline of the reconciliation: totals, counts per status, the days compared.
     ``None`` when no bill covers any day of the window."""
@@ -417,7 +422,7 @@ def summary(
     days = covered_days(store, window)
     if not days:
         return None
-    frame = buckets(store, window, tolerance=tolerance, now=now)
+    frame = finest if finest is not None else buckets(store, window, tolerance=tolerance, now=now)
     estimated = frame["estimated_cost"].sum(min_count=1)
     billed = float(frame["billed_cost"].sum())
     counts = frame["status"].value_counts().to_dict()
@@ -477,40 +482,88 @@ def allocation(store: Store, window: Window) -> tuple[pd.DataFrame, set[date], f
     return factors[[*KEYS, "per_estimated_dollar", "per_unit"]], days, unallocated
 
 
-def allocate(frame: pd.DataFrame, factors: pd.DataFrame, days: set[date]) -> pd.DataFrame:
-    """grouped_cost rows carrying the bucket columns (:data:`BUCKET_DIMS`) with their costs
-    replaced by billed dollars; ``unbilled_invocations`` counts the invocations of days no bill
-    covers (their cost is then empty, not $0)."""
-    out = frame.copy()
-    out["unbilled_invocations"] = 0
-    if out.empty:
-        return out
-    days_col = pd.to_datetime(out["b_day"]).dt.date
-    covered = days_col.isin(days).to_numpy()
-    out["cache_write_5m_tokens"] = out["cache_write_tokens"] - out["cache_write_1h_tokens"]
-    base = pd.DataFrame(
-        {
-            "day": days_col,
-            "account_id": out["b_account"].astype(object).where(out["b_account"].notna(), ""),
-            "region": out["b_region"].astype(object).where(out["b_region"].notna(), ""),
-            "model": out["b_model"].astype(object).where(out["b_model"].notna(), ""),
-            "routing": out["b_routing"].map(routing_class),
-            "tier": out["b_tier"].astype(object).where(out["b_tier"].notna(), ""),
-        }
+#: The grouped_cost sums a billed frame carries unchanged (its dollar columns are replaced).
+_CARRIED = (
+    "invocations",
+    "unpriced_tokens",
+    "unpriced_images",
+    "invocations_in_unpriced_groups",
+    "provisioned_invocations",
+    "reserved_invocations",
+    "unpriced_invocations",
+    "estimated_invocations",
+    "priced_units",
+    *queries.METER_COLUMNS,
+    "cache_read_at_input",
+    "cache_write_at_input",
+)
+#: Logged quantity per meter, as SQL over grouped_cost's columns.
+_QUANTITY_SQL = {
+    "input": "input_tokens",
+    "output": "output_tokens",
+    "cache_read": "cache_read_tokens",
+    "cache_write": "(cache_write_tokens - cache_write_1h_tokens)",
+    "cache_write_1h": "cache_write_1h_tokens",
+    "image": "images",
+}
+
+
+def allocate(
+    store: Store,
+    source: tuple[str, list[object]],
+    dims: list[str],
+    factors: pd.DataFrame,
+    days: set[date],
+) -> pd.DataFrame:
+    """A grouped_cost question (its SQL and parameters, grouped by ``dims`` plus the bucket
+    columns :data:`BUCKET_DIMS` / :data:`BUCKET_MODEL_DIMS`) answered in billed dollars, summed
+    back to ``dims`` inside DuckDB (at 10M rows the finer frame has millions of rows).
+
+    ``unbilled_invocations`` counts the invocations of days no bill covers: their cost is then
+    empty (queries.with_price_status), not $0."""
+    sql, params = source
+    keys = [k for k in KEYS if k != "meter"]
+    wide = factors.pivot_table(
+        index=keys, columns="meter", values=["per_estimated_dollar", "per_unit"], aggfunc="first"
     )
-    total = np.zeros(len(out))
-    for meter, (quantity, cost) in _LOGGED_METERS.items():
-        keyed = base.assign(meter=meter).merge(factors, on=KEYS, how="left")
-        estimate = out[cost].astype(float).to_numpy()
-        units = out[quantity].astype(float).to_numpy()
-        by_cost = keyed["per_estimated_dollar"].to_numpy()
-        by_unit = keyed["per_unit"].to_numpy()
-        billed = np.where(
-            ~np.isnan(by_cost), estimate * by_cost, np.where(~np.isnan(by_unit), units * by_unit, 0)
+    table = pd.DataFrame(index=wide.index)
+    for meter in _LOGGED_METERS:
+        for short, value in (("pe", "per_estimated_dollar"), ("pu", "per_unit")):
+            column = (value, meter)
+            table[f"{short}_{meter}"] = wide[column] if column in wide.columns else np.nan
+    table = table.reset_index()
+    table["day"] = pd.to_datetime(table["day"])
+    billed = {
+        meter: f"""CASE WHEN NOT covered THEN 0
+                      WHEN a.pe_{meter} IS NOT NULL THEN g.{cost} * a.pe_{meter}
+                      WHEN a.pu_{meter} IS NOT NULL THEN {_QUANTITY_SQL[meter]} * a.pu_{meter}
+                      ELSE 0 END"""
+        for meter, (_quantity, cost) in _LOGGED_METERS.items()
+    }
+    select_dims = "".join(f"g.{d}, " for d in dims)
+    group = f"GROUP BY {', '.join(f'g.{d}' for d in dims)}" if dims else ""
+    outer = f"""
+        WITH g AS (
+            SELECT *, list_contains(?, b_day) AS covered FROM ({sql}) q
         )
-        billed = np.where(covered, billed, 0.0)
-        out[cost] = billed
-        total += billed
-    out["cost"] = total
-    out["unbilled_invocations"] = np.where(covered, 0, out["invocations"])
-    return out.drop(columns=["cache_write_5m_tokens"])
+        SELECT {select_dims}
+            {", ".join(f"sum(g.{c}) AS {c}" for c in _CARRIED)},
+            {", ".join(f"sum({expr}) AS {_LOGGED_METERS[m][1]}" for m, expr in billed.items())},
+            sum({" + ".join(billed.values())}) AS cost,
+            sum(CASE WHEN covered THEN 0 ELSE g.invocations END) AS unbilled_invocations
+        FROM g LEFT JOIN bill_allocation a
+          ON a.day = CAST(g.b_day AS TIMESTAMP)
+         AND a.account_id = coalesce(g.b_account, '') AND a.region = coalesce(g.b_region, '')
+         AND a.model = coalesce(g.b_model, '') AND a.tier = coalesce(g.b_tier, '')
+         AND a.routing = CASE WHEN g.b_routing = '{model_ids.ROUTING_GLOBAL}'
+                              THEN '{usage_types.ROUTING_GLOBAL}'
+                              ELSE '{usage_types.ROUTING_REGIONAL}' END
+        {group}
+    """
+    # on the store's own connection: the question may read its session variables (the
+    # requestMetadata key, the display zone), which a cursor would not see
+    store.con.register("bill_allocation", table)
+    try:
+        return store.con.execute(outer, [sorted(days), *params]).df()
+    finally:
+        store.con.unregister("bill_allocation")
