@@ -595,3 +595,23 @@ def test_a_credit_lowers_the_net_bill_and_a_new_bill_reaches_the_billed_view(
     assert bucket["discount"] == pytest.approx(0.002)
     after = explorer.grouped(month, f, ["session"])["cost"].sum()
     assert after == pytest.approx(before - 0.002, abs=1e-12)
+
+
+def test_a_closed_day_between_two_asked_is_not_stored_twice(ce_account: Store) -> None:
+    d1, d2, d3 = (date(2026, 3, d) for d in (1, 2, 3))
+    service = [{"Keys": ["Amazon Bedrock"], "Metrics": {}}]
+    nova = [_ce_group("USE1-NovaLite-input-tokens", 0.0012, 20.0)]
+    _queue([
+        {"ResultsByTime": [_day(d2, service)]},
+        {"ResultsByTime": [_day(d2, nova)]},
+        {"ResultsByTime": [_day(d, service) for d in (d1, d2, d3)]},
+        {"ResultsByTime": [_day(d, nova) for d in (d1, d2, d3)]},
+    ])  # fmt: skip
+    session = boto3.Session(region_name="us-east-1")
+    assert cost_explorer.sync(ce_account, "aws", session, d2, d2, now=NOW).requests == 2
+    # 1 and 3 are asked for; Cost Explorer's answer for 1..3 holds the stored 2 again
+    assert cost_explorer.sync(ce_account, "aws", session, d1, d3, now=NOW).requests == 2
+    per_day = dict(
+        ce_account.con.execute("SELECT day, count(*) FROM bill_lines GROUP BY day").fetchall()
+    )
+    assert per_day == {d1: 1, d2: 1, d3: 1}

@@ -159,6 +159,9 @@ def sync(
                 for row in _rows(page, service)
             ]
             frame = _frame(rows)
+            # the period can hold closed days already stored (between two open ones): only
+            # the days asked for are replaced, the others are kept as they were
+            frame = frame[frame["day"].isin(span)]
             lines.replace_days(store, integ.id, service, span, frame, now=now)
             result.lines += len(frame)
             result.unblended_cost += float(frame["unblended_cost"].sum()) if len(frame) else 0.0
