@@ -55,17 +55,14 @@ def _integration(store: Store, name: str | None, *, aws_only: bool) -> str:
 
 def cmd_bill_sync(args: argparse.Namespace, store: Store, now: datetime | None = None) -> int:
     from bedrock_explorer.bill import cost_explorer
-    from bedrock_explorer.sources import registry
-    from bedrock_explorer.sync import default_session
+    from bedrock_explorer.sync import integration_session
 
     now = now or datetime.now(UTC).replace(tzinfo=None)
     start, end = _default_window(args, now.date())
     if args.max_requests is not None and args.max_requests < 1:
         raise UserFacingError("--max-requests must be at least 1", "e.g. --max-requests 20")
     name = _integration(store, args.integration, aws_only=True)
-    integ = store.get_integration(name)
-    settings = registry.settings_from_config(integ.kind, integ.config)
-    session = default_session(settings)  # type: ignore[arg-type]
+    session = integration_session(store.get_integration(name))
     got = cost_explorer.sync(
         store,
         name,
@@ -99,7 +96,7 @@ def cmd_bill_sync(args: argparse.Namespace, store: Store, now: datetime | None =
 def cmd_bill_import(args: argparse.Namespace, store: Store) -> int:
     from bedrock_explorer.bill import cur_files
     from bedrock_explorer.sources import registry
-    from bedrock_explorer.sync import default_session
+    from bedrock_explorer.sync import integration_session
 
     name = _integration(store, args.integration, aws_only=False)
     remote = [p for p in args.paths if p.startswith("s3://")]
@@ -122,8 +119,8 @@ def cmd_bill_import(args: argparse.Namespace, store: Store) -> int:
                 f"{name!r} has no AWS credentials to read {uri}",
                 "name an AWS integration with --integration, or download the files first",
             )
-        settings = registry.settings_from_config(integ.kind, integ.config)
-        got = cur_files.import_s3(store, name, uri, default_session(settings), progress=progress)  # type: ignore[arg-type]
+        session = integration_session(integ)
+        got = cur_files.import_s3(store, name, uri, session, progress=progress)
         for field in ("files", "imported", "unchanged", "lines"):
             setattr(total, field, getattr(total, field) + getattr(got, field))
         total.unblended_cost += got.unblended_cost

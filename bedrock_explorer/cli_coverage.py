@@ -27,7 +27,7 @@ def _window(args: argparse.Namespace, today: date) -> tuple[date, date]:
 def cmd_coverage(args: argparse.Namespace, store: Store, now: datetime | None = None) -> int:
     from bedrock_explorer.coverage import measure, report
     from bedrock_explorer.sources import registry
-    from bedrock_explorer.sync import default_session
+    from bedrock_explorer.sync import integration_session
 
     now = now or datetime.now(UTC)
     start, end = _window(args, now.date())
@@ -45,8 +45,7 @@ def cmd_coverage(args: argparse.Namespace, store: Store, now: datetime | None = 
     names = tuple(i.name for i in chosen)
     if not args.no_refresh:
         for integ in chosen:
-            settings = registry.settings_from_config(integ.kind, integ.config)
-            session = default_session(settings)  # type: ignore[arg-type]
+            session = integration_session(integ)
             got = measure.refresh(
                 store, integ.name, session, start, end, regions=args.region or (), now=now
             )

@@ -23,7 +23,7 @@ from bedrock_explorer.sources import registry
 from bedrock_explorer.sources.cloudwatch import reader as cloudwatch_reader
 from bedrock_explorer.sources.settings import RemoteSettings
 from bedrock_explorer.sources.source import SessionFactory, SyncRun
-from bedrock_explorer.store import Store
+from bedrock_explorer.store import Integration, Store
 
 #: Lines per transaction during a sync. Smaller than an import's row group: a sync is bound by
 #: the network, and a commit every ~16k events keeps the progress bar and the resume point fresh.
@@ -43,6 +43,16 @@ def _no_progress(_: Progress) -> None:
 
 def default_session(settings: RemoteSettings) -> boto3.Session:
     return aws.session_for(settings.auth, settings.region)
+
+
+def integration_session(integ: Integration) -> boto3.Session:
+    """The AWS session of an integration's own settings (its profile or role), for the calls
+    beside its sync: coverage, the bill. Callers check first that its kind reads AWS
+    (``registry.reads_aws``), each with its own sentence for a files-on-disk integration."""
+    settings = registry.settings_from_config(integ.kind, integ.config)
+    if not isinstance(settings, RemoteSettings):
+        raise TypeError(f"{integ.kind} integrations have no AWS session")
+    return default_session(settings)
 
 
 @dataclass

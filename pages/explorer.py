@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -576,11 +577,34 @@ def coverage_badge(store: Store, f: Filters) -> None:
                       f"(UTC days {f.start} to {f.end}, all models)."))  # fmt: skip
 
 
-def bill_badge(store: Store, f: Filters) -> None:
+@dataclass(frozen=True)
+class BillView:
+    """The reconciliation of the view's UTC days, computed once per rerun for the badge and the
+    *Estimate vs bill* section (at 10M rows its buckets are a grouped query over the window)."""
+
+    window: reconcile.Window
+    tolerance: float
+    finest: pd.DataFrame
+    summary: dict[str, Any]
+
+
+def bill_view(store: Store, f: Filters) -> BillView | None:
+    """The reconciliation at the section's tolerance; ``None`` when no bill covers the days."""
+    window = explorer.bill_window(f)
+    if not reconcile.covered_days(store, window):
+        return None
+    tolerance = float(st.session_state.get("ex_bill_tol", 2.0)) / 100
+    finest = reconcile.buckets(store, window, tolerance=tolerance)
+    got = reconcile.summary(store, window, tolerance=tolerance, finest=finest)
+    assert got is not None  # (a bill covers the window)
+    return BillView(window, tolerance, finest, got)
+
+
+def bill_badge(bill: BillView | None) -> None:
     """Whether the estimate matches the imported bill for the period's UTC days."""
-    got = reconcile.summary(store, explorer.bill_window(f))
-    if got is None:
+    if bill is None:
         return
+    got = bill.summary
     bad = got["mismatches"] + got["statuses"][reconcile.STATUS_UNMATCHED]
     pct = got["closed_variance_pct"]
     text = (
@@ -600,23 +624,17 @@ def bill_badge(store: Store, f: Filters) -> None:
     )
 
 
-def bill_section(store: Store, f: Filters) -> None:
+def bill_section(store: Store, bill: BillView | None) -> None:
     """Estimate vs bill per day and per model, with variances and each row's status."""
     st.subheader("Estimate vs bill")
-    window = explorer.bill_window(f)
-    tolerance = float(st.session_state.get("ex_bill_tol", 2.0)) / 100
-    if not reconcile.covered_days(store, window):
-        got = None
-    else:
-        finest = reconcile.buckets(store, window, tolerance=tolerance)
-        got = reconcile.summary(store, window, tolerance=tolerance, finest=finest)
-    if got is None:
+    if bill is None:
         st.caption(
             "No AWS bill covers this period. Import the CUR 2.0 export or read Cost Explorer "
             "on the Integrations page (or `bill import` / `bill sync`) to compare the estimate "
             "with what AWS charged."
         )
         return
+    window, tolerance, finest, got = bill.window, bill.tolerance, bill.finest, bill.summary
     tiles = st.container(horizontal=True, wrap=True, gap="medium")
     tiles.metric("Estimate", money(got["estimated_cost"]), width=TILE)
     tiles.metric("Billed", money(got["billed_cost"]), help="Unblended cost", width=TILE)
@@ -863,7 +881,8 @@ with open_store() as store:
         with figures:
             show_headline(head, f.basis)
             coverage_badge(store, f)
-            bill_badge(store, f)
+            bill = bill_view(store, f)
+            bill_badge(bill)
 
         c1, c2 = st.columns(2)
         with c1:
@@ -931,7 +950,7 @@ with open_store() as store:
                 width=TILE,
             )
 
-    bill_section(store, f)
+    bill_section(store, bill)
 
     st.subheader("Grouped table")
     group_by = st.multiselect("Group by", STACK_CHOICES, key="ex_group")

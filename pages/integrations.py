@@ -26,7 +26,7 @@ from bedrock_explorer.sources.settings import (
     SourceSettings,
 )
 from bedrock_explorer.store import Store
-from bedrock_explorer.sync import default_session
+from bedrock_explorer.sync import integration_session
 from bedrock_explorer.sync_schedule import SCHEDULES, next_run
 from bedrock_explorer.verify import FAIL, PASS, SKIP, WARN, ConnectionReport, check_connection
 from pages._common import (
@@ -552,11 +552,9 @@ def coverage_panel(store: Store, integ: Any, admin: bool) -> None:
             help="Reads the logging configuration of each region and the AWS/Bedrock metrics "
             f"of the last {COVERAGE_DAYS} days (GetMetricData: $0.01 per 1,000 metrics)",
         ):  # fmt: skip
-            settings = registry.settings_from_config(integ.kind, integ.config)
-            assert isinstance(settings, RemoteSettings)  # an AWS kind (reads_aws)
             try:
                 with st.spinner("Reading the logging configuration and the metrics…"):
-                    session = default_session(settings)
+                    session = integration_session(integ)  # an AWS kind (reads_aws)
                     got = measure.refresh(store, integ.name, session, start, end)
             except UserFacingError as err:
                 st.error(md(err), icon=":material/error:")
@@ -659,12 +657,10 @@ def bill_panel(store: Store, integ: Any, admin: bool) -> None:
             ):  # fmt: skip
                 today = datetime.now(UTC).date()
                 start = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
-                settings = registry.settings_from_config(integ.kind, integ.config)
-                assert isinstance(settings, RemoteSettings)  # an AWS kind (reads_aws)
                 try:
                     with st.spinner("Reading the Bedrock bill from Cost Explorer…"):
                         ce = cost_explorer.sync(
-                            store, integ.name, default_session(settings), start, today,
+                            store, integ.name, integration_session(integ), start, today,
                             max_requests=BILL_MAX_REQUESTS,
                         )  # fmt: skip
                 except UserFacingError as err:
@@ -701,9 +697,7 @@ def _import_bill(store: Store, integ: Any, where: str, cur_files: Any) -> Any:
                 f"{integ.name!r} reads local files, so it has no AWS credentials for {where}",
                 "import it under an AWS integration, or download the files first",
             )
-        settings = registry.settings_from_config(integ.kind, integ.config)
-        assert isinstance(settings, RemoteSettings)
-        return cur_files.import_s3(store, integ.name, where, default_session(settings))
+        return cur_files.import_s3(store, integ.name, where, integration_session(integ))
     errors: list[str] = []
     files = list(cur_files.local_files([where], errors))
     if not files and not errors:

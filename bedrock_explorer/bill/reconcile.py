@@ -260,6 +260,23 @@ def billed_buckets(store: Store, window: Window) -> pd.DataFrame:
     return out.groupby(KEYS, as_index=False, dropna=False)[columns[len(KEYS) :]].sum()
 
 
+def _logged_beside_billed(store: Store, window: Window) -> tuple[pd.DataFrame, set[date]]:
+    """The logged and the billed buckets of the days a bill covers, side by side (one row per
+    bucket either has; quantities and billed dollars 0 where one side has none, the estimate
+    left empty there), and those days."""
+    days = covered_days(store, window)
+    logged = logged_buckets(store, window, days)
+    billed = billed_buckets(store, window)
+    for frame in (logged, billed):
+        for key in KEYS:
+            frame[key] = frame[key].astype(object).where(frame[key].notna(), "")
+    merged = logged.merge(billed, on=KEYS, how="outer")
+    for column in ("logged_quantity", "billed_quantity", "billed_cost", "net_billed_cost"):
+        merged[column] = merged[column].astype(float).fillna(0.0)
+    merged["estimated_cost"] = merged["estimated_cost"].astype(float)
+    return merged, days
+
+
 def buckets(
     store: Store,
     window: Window,
@@ -272,16 +289,7 @@ def buckets(
     Only days a bill source answers for are compared (a day no bill covers is not "logged, not
     billed"; :func:`summary` names the days left out)."""
     now = now or datetime.now(UTC).replace(tzinfo=None)
-    days = covered_days(store, window)
-    logged = logged_buckets(store, window, days)
-    billed = billed_buckets(store, window)
-    for frame in (logged, billed):
-        for key in KEYS:
-            frame[key] = frame[key].astype(object).where(frame[key].notna(), "")
-    merged = logged.merge(billed, on=KEYS, how="outer")
-    for column in ("logged_quantity", "billed_quantity", "billed_cost", "net_billed_cost"):
-        merged[column] = merged[column].astype(float).fillna(0.0)
-    merged["estimated_cost"] = merged["estimated_cost"].astype(float)
+    merged, _days = _logged_beside_billed(store, window)
     merged.loc[merged["logged_quantity"] == 0, "estimated_cost"] = 0.0
     return with_status(merged, tolerance=tolerance, today=now.date())
 
@@ -459,16 +467,8 @@ def allocation(store: Store, window: Window) -> tuple[pd.DataFrame, set[date], f
     """Per bucket: what one estimated dollar and one logged unit are worth in billed (net)
     dollars; the days the bill covers; and the net dollars no logged invocation can carry
     (billed, not logged, and unmatched lines)."""
-    days = covered_days(store, window)
-    logged = logged_buckets(store, window, days)
-    billed = billed_buckets(store, window)
-    for frame in (logged, billed):
-        for key in KEYS:
-            frame[key] = frame[key].astype(object).where(frame[key].notna(), "")
-    merged = logged.merge(billed, on=KEYS, how="outer")
-    merged["net_billed_cost"] = merged["net_billed_cost"].astype(float).fillna(0.0)
-    merged["logged_quantity"] = merged["logged_quantity"].astype(float).fillna(0.0)
-    est = merged["estimated_cost"].astype(float)
+    merged, days = _logged_beside_billed(store, window)
+    est = merged["estimated_cost"]
     carried = merged["logged_quantity"] > 0
     unallocated = float(merged.loc[~carried, "net_billed_cost"].sum())
     factors = merged[carried].copy()
