@@ -289,9 +289,10 @@ def grouped_cost_sql(
         if model_where
         else ""
     )
+    # Summed per price key (one integer for model id, region and tier: store/price_keys.py),
+    # which the next step turns back into the three.
     inner = f"""
-        SELECT {inner_dims} model_id, performance_tier AS tier,
-            region AS price_region, {_price_period_sql(periods)} AS price_day,
+        SELECT {inner_dims} price_key, {_price_period_sql(periods)} AS price_day,
             CASE WHEN input_tokens + cache_read_tokens + cache_write_tokens > ?
                  THEN input_tokens + cache_read_tokens + cache_write_tokens ELSE 0 END AS lc_size,
             count(*) AS invocations, {sums},
@@ -299,13 +300,17 @@ def grouped_cost_sql(
                 AS success_images
         FROM invocations
         WHERE ({where}) {model_filter}
-        GROUP BY {", ".join(str(i) for i in range(1, len(dims) + 6))}
+        GROUP BY {", ".join(str(i) for i in range(1, len(dims) + 4))}
+    """
+    keyed = f"""
+        SELECT g.*, k.model_id, k.tier, k.region AS price_region
+        FROM ({inner}) g JOIN price_keys k ON k.price_key = g.price_key
     """
     outer_model_dims = "".join(f"{expr} AS {alias}, " for alias, expr in model_dims.items())
     source = f"""
         SELECT a.*, {outer_model_dims} m.service_type,
             CASE WHEN m.service_type = 'image' THEN a.success_images ELSE 0 END AS images
-        FROM ({inner}) a LEFT JOIN model_ids m USING (model_id)
+        FROM ({keyed}) a LEFT JOIN model_ids m USING (model_id)
     """
     aliases = [*dims, *model_dims]
     select_dims = "".join(f"{alias}, " for alias in aliases)

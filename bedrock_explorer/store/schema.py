@@ -270,6 +270,29 @@ MIGRATIONS: Sequence[str] = (
         PRIMARY KEY (integration_id, service, day)
     );
     """,
+    # 10: a small integer price key on each invocation. Grouped cost queries sum invocations per
+    # price key before pricing; hashing one integer instead of model id, region and tier (three
+    # strings) per row is what keeps cost at the price of tokens (bench/pricing.py). The writer
+    # assigns it in the transaction that stores the rows (store/price_keys.py).
+    """
+    CREATE TABLE IF NOT EXISTS price_keys (
+        price_key INTEGER PRIMARY KEY,
+        model_id VARCHAR NOT NULL,
+        region VARCHAR NOT NULL,            -- the source region, '' when the record had none
+        tier VARCHAR NOT NULL               -- performance_tier
+    );
+    ALTER TABLE invocations ADD COLUMN IF NOT EXISTS price_key INTEGER;
+    INSERT INTO price_keys
+    SELECT CAST((SELECT coalesce(max(price_key), 0) FROM price_keys)
+                + row_number() OVER (ORDER BY model_id, region, tier) AS INTEGER),
+        model_id, region, tier
+    FROM (SELECT DISTINCT model_id, coalesce(region, '') AS region, performance_tier AS tier
+          FROM invocations WHERE price_key IS NULL
+          EXCEPT SELECT model_id, region, tier FROM price_keys);
+    UPDATE invocations i SET price_key = k.price_key FROM price_keys k
+    WHERE i.price_key IS NULL AND k.model_id = i.model_id AND k.region = coalesce(i.region, '')
+      AND k.tier = i.performance_tier;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

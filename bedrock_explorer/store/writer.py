@@ -29,12 +29,14 @@ import pyarrow as pa
 from bedrock_explorer import model_ids, records
 from bedrock_explorer.pricing import points
 from bedrock_explorer.raw import BatchResult, RawBatch
+from bedrock_explorer.store import price_keys
 from bedrock_explorer.store.transaction import transaction
 
 _NOW = "current_timestamp AT TIME ZONE 'UTC'"
 #: How often a long statement's progress is reported.
 PROGRESS_EVERY_SECONDS = 0.5
 _COLS = ", ".join(records.INVOCATION_COLUMNS)
+_PARSED_COLS = ", ".join(f"p.{c}" for c in records.INVOCATION_COLUMNS)
 
 
 def write_batch(
@@ -97,9 +99,10 @@ def write_files(
     caller's thread (the dashboard's progress bar must be updated from there).
     """
     sql = f"""
-        INSERT INTO invocations ({_COLS}, integration_id, ingested_at)
-        SELECT {_COLS}, $integration, {_NOW} FROM ({records.FILE_PARSE_SQL})
-        WHERE CASE WHEN reason IS NULL THEN true ELSE error('needs the line form') END
+        INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key)
+        SELECT {_PARSED_COLS}, $integration, {_NOW}, k.price_key
+        FROM ({records.FILE_PARSE_SQL}) p {price_keys.lookup_join("p")}
+        WHERE CASE WHEN p.reason IS NULL THEN true ELSE error('needs the line form') END
     """
     params = {"integration": integration_id, "files": files, "compression": compression}
     result = BatchResult()
@@ -126,6 +129,7 @@ def write_files(
             if result.inserted:
                 _register_new_model_ids(cur)
                 _register_new_identities(cur)
+                price_keys.assign_new(cur)
                 points.compile_new(cur)
             _save_checkpoints(cur, integration_id, checkpoints)
             if sound is not None and not sound():
@@ -242,6 +246,7 @@ def _write_rows(
     if result.inserted:
         _register_new_model_ids(cur)
         _register_new_identities(cur)
+        price_keys.assign_new(cur)
         points.compile_new(cur)  # new price keys are priced in the transaction that adds them
 
 
@@ -249,8 +254,9 @@ def _insert_parsed(cur: duckdb.DuckDBPyConnection, integration_id: int, parse_sq
     """Append every good record of the batch, stamped with this transaction's time."""
     return cur.execute(
         f"""
-        INSERT INTO invocations ({_COLS}, integration_id, ingested_at)
-        SELECT {_COLS}, ?, {_NOW} FROM ({parse_sql}) WHERE reason IS NULL
+        INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key)
+        SELECT {_PARSED_COLS}, ?, {_NOW}, k.price_key
+        FROM ({parse_sql}) p {price_keys.lookup_join("p")} WHERE p.reason IS NULL
         """,
         [integration_id],
     ).fetchall()[0][0]
