@@ -34,8 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bedrock_explorer import explorer, records
 from bedrock_explorer.pricing import book
-from bedrock_explorer.store import Store
-from bedrock_explorer.store import price_keys
+from bedrock_explorer.store import Store, price_keys
 from bedrock_explorer.store.writer import insert_model_id
 from bench.pricing import COLUMNS, MODEL_IDS, build_once, timed  # the pricing benchmark's helpers
 

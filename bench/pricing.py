@@ -27,8 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bedrock_explorer import queries, records
 from bedrock_explorer.pricing import book
-from bedrock_explorer.store import Store
-from bedrock_explorer.store import price_keys
+from bedrock_explorer.store import Store, price_keys
 from bedrock_explorer.store.writer import insert_model_id
 
 OUT = ROOT / "bench" / "out"
