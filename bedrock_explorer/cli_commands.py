@@ -138,6 +138,9 @@ _METER_OPTIONS = dict(
             Meter.CACHE_WRITE,
             Meter.CACHE_WRITE_1H,
             Meter.IMAGE,
+            Meter.IMAGE_PREMIUM,
+            Meter.IMAGE_LARGE,
+            Meter.IMAGE_PREMIUM_LARGE,
         ),
         strict=True,
     )

@@ -21,7 +21,17 @@ from bedrock_explorer.sources.settings import DEFAULT_FIRST_SYNC_DAYS
 from bedrock_explorer.tiers import PRICED_TIERS
 
 #: ``prices set`` options, one per meter (``cli_commands`` maps them to meters).
-METER_OPTIONS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "image")
+METER_OPTIONS = (
+    "input",
+    "output",
+    "cache_read",
+    "cache_write",
+    "cache_write_1h",
+    "image",
+    "image_premium",
+    "image_large",
+    "image_premium_large",
+)
 
 
 def date_argument(text: str) -> date:
@@ -31,6 +41,13 @@ def date_argument(text: str) -> date:
     except ValueError as err:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from err
 
+
+_IMAGE_HELP = {
+    "image": "USD per image (standard quality; for Nova Canvas and Titan Image, base size)",
+    "image_premium": "USD per premium-quality image of base size (Nova Canvas, Titan Image)",
+    "image_large": "USD per standard image above base size (Nova Canvas 1024², Titan 512²)",
+    "image_premium_large": "USD per premium-quality image above base size",
+}
 
 #: A price above this (USD per 1M tokens, or per image) is a typo, not a rate.
 _MAX_PRICE = Decimal(100_000)
@@ -111,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("model", metavar="MODEL", help="base model id, e.g. amazon.nova-pro-v1:0")
     for option in METER_OPTIONS:
-        unit = "USD per image" if option == "image" else "USD per 1M tokens"
+        unit = _IMAGE_HELP.get(option, "USD per 1M tokens")
         p.add_argument(
             f"--{option.replace('_', '-')}", dest=option, type=_decimal, metavar="USD", help=unit
         )

@@ -11,6 +11,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
+from bedrock_explorer.pricing import catalog
 from bedrock_explorer.store import Store
 
 
@@ -69,16 +70,33 @@ _TOKEN_RATES = (
 )
 
 
+#: The rate of one image: a model with size classes (Nova Canvas, Titan Image) bills premium
+#: quality and images above its base size apart; a request that names no size is priced at the
+#: APIs' default 1024 x 1024. Any other image model bills every image alike.
+_IMAGE_PIXELS = f"coalesce(nullif(s.image_pixels, 0), {catalog.DEFAULT_IMAGE_PIXELS})"
+_IMAGE_RATE = f"""CASE
+            WHEN p.image_base_pixels IS NULL THEN
+                CASE WHEN {_LONG} THEN coalesce(p.lc_image, p.image) ELSE p.image END
+            WHEN s.image_quality = 'premium' AND {_IMAGE_PIXELS} > p.image_base_pixels
+                THEN p.image_premium_large
+            WHEN s.image_quality = 'premium' THEN p.image_premium
+            WHEN {_IMAGE_PIXELS} > p.image_base_pixels THEN p.image_large
+            ELSE p.image
+        END"""
+
+
 def _rated(source: str) -> str:
     """Price the rows of ``source`` — single invocations or pre-aggregated groups alike.
 
     ``source`` must have ``model_id, tier, price_region, price_day, lc_size, service_type,
-    invocations``, the token meters and ``images`` (values or sums). Rates are constant within
-    such a group, so the cost of a sum is the sum of the costs: grouped queries aggregate first
-    and price a few thousand rows instead of millions. A meter with usage but no rate adds no
-    dollars; its tokens are *unpriced*, and a row with nothing priced has an empty cost — never
-    a silent $0. The long-context rate applies above the threshold of the price point in force
-    (a period without long-context rates prices every request at its base rates).
+    invocations``, the token meters, ``images`` (values or sums) and the images' class
+    ``image_quality, image_pixels`` ('' and 0, or NULL, when the request named none).
+    Rates are constant within such a group, so the cost of a sum is the sum of the costs:
+    grouped queries aggregate first and price a few thousand rows instead of millions. A meter
+    with usage but no rate adds no dollars; its tokens are *unpriced*, and a row with nothing
+    priced has an empty cost — never a silent $0. The long-context rate applies above the
+    threshold of the price point in force (a period without long-context rates prices every
+    request at its base rates).
     """
     unpriced_meters = " + ".join(
         f"(CASE WHEN {rate} IS NULL THEN {tokens} ELSE 0 END)" for tokens, rate in _TOKEN_RATES
@@ -100,7 +118,7 @@ WITH j AS (
         CASE WHEN {_LONG} THEN p.lc_cache_write ELSE p.cache_write END AS r_cache_write,
         CASE WHEN {_LONG} THEN p.lc_cache_write_1h ELSE p.cache_write_1h END
             AS r_cache_write_1h,
-        CASE WHEN {_LONG} THEN coalesce(p.lc_image, p.image) ELSE p.image END AS r_image
+        {_IMAGE_RATE} AS r_image
     FROM ({source}) s
     LEFT JOIN price_points p
         ON p.model_id = s.model_id AND p.tier = s.tier
@@ -303,7 +321,8 @@ def grouped_cost_sql(
         GROUP BY {", ".join(str(i) for i in range(1, len(dims) + 4))}
     """
     keyed = f"""
-        SELECT g.*, k.model_id, k.tier, k.region AS price_region
+        SELECT g.*, k.model_id, k.tier, k.region AS price_region,
+            k.image_quality, k.image_pixels
         FROM ({inner}) g JOIN price_keys k ON k.price_key = g.price_key
     """
     outer_model_dims = "".join(f"{expr} AS {alias}, " for alias, expr in model_dims.items())
@@ -588,7 +607,10 @@ def price_list(store: Store, model_filter: str | None = None) -> pd.DataFrame:
                round(cache_read * 1e6, 6) AS cache_read_per_m,
                round(cache_write * 1e6, 6) AS cache_write_per_m,
                round(cache_write_1h * 1e6, 6) AS cache_write_1h_per_m,
-               image AS per_image, lc_threshold AS long_context_above,
+               image AS per_image, image_premium AS per_image_premium,
+               image_large AS per_image_large, image_premium_large AS per_image_premium_large,
+               image_base_pixels AS large_image_above_pixels,
+               lc_threshold AS long_context_above,
                CAST(valid_from AS DATE) AS valid_from,
                CASE WHEN valid_to < TIMESTAMP '2999-01-01' THEN CAST(valid_to AS DATE) END
                    AS valid_to,

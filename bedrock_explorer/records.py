@@ -78,6 +78,9 @@ PATHS: tuple[tuple[str, str], ...] = (
     ("cache_write_text", "$.input.cacheWriteInputTokenCount"),
     ("input_s3", "$.input.inputBodyS3Path"),
     ("images_text", "$.input.inputBodyJson.imageGenerationConfig.numberOfImages"),
+    ("image_quality_text", "$.input.inputBodyJson.imageGenerationConfig.quality"),
+    ("image_width_text", "$.input.inputBodyJson.imageGenerationConfig.width"),
+    ("image_height_text", "$.input.inputBodyJson.imageGenerationConfig.height"),
     ("latency_asked", "$.input.inputBodyJson.performanceConfig.latency"),
     ("latency_served", f"{_B}.performanceConfig.latency"),
     ("tier_asked", "$.input.inputBodyJson.serviceTier.type"),
@@ -140,8 +143,8 @@ OUTCOME_SUCCESS = "success"
 OUTCOME_GUARDRAIL = "guardrail_intervened"
 OUTCOME_ERROR = "error"
 
-#: Columns of a parsed invocation, in table order (the store's ``invocations`` table adds
-#: ``integration_id`` and ``ingested_at``).
+#: Columns of a parsed invocation (the store's ``invocations`` table adds ``integration_id``,
+#: ``ingested_at`` and ``price_key``; the writer names every column it inserts).
 INVOCATION_COLUMNS: tuple[str, ...] = (
     "request_id",
     "ts",
@@ -166,6 +169,8 @@ INVOCATION_COLUMNS: tuple[str, ...] = (
     "body_offloaded",
     "request_metadata",
     "schema_version",
+    "image_quality",
+    "image_pixels",
 )
 
 
@@ -416,6 +421,14 @@ SELECT
                   AND line IS NOT NULL THEN {_REQUEST_TTL_1H} END,
         0)) AS cache_write_1h_tokens,
     try_cast(images_text AS INTEGER) AS image_count,
+    -- Image quality and size decide the price of a Nova Canvas or Titan image; anything but
+    -- premium is the standard quality, a size outside 1..100,000 px a side is not a size.
+    CASE WHEN lower(trim(image_quality_text)) = 'premium' THEN 'premium'
+         WHEN image_quality_text IS NOT NULL THEN 'standard' END AS image_quality,
+    CASE WHEN try_cast(image_width_text AS BIGINT) BETWEEN 1 AND 100000
+          AND try_cast(image_height_text AS BIGINT) BETWEEN 1 AND 100000
+         THEN try_cast(image_width_text AS BIGINT) * try_cast(image_height_text AS BIGINT)
+    END AS image_pixels,
     -- Served latency-optimized only when the response says so (above its quota Bedrock falls back
     -- to, and bills, standard); the request's wish counts only when no response body was logged.
     -- The service tier the response names (else the request's); a flex or priority request the
@@ -580,6 +593,8 @@ class InvocationRow:
     body_offloaded: bool
     request_metadata: dict[str, str] = field(default_factory=dict)
     schema_version: str | None = None
+    image_quality: str | None = None  # standard | premium, as the image request asked
+    image_pixels: int | None = None  # width x height asked, None when the request named none
 
     @property
     def model(self) -> model_ids.ModelRef:

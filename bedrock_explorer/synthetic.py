@@ -40,6 +40,8 @@ class RecordSpec:
     guardrail_blocked: bool = False
     error_code: str | None = None
     images: int | None = None
+    image_quality: str | None = None  # imageGenerationConfig.quality: standard, premium
+    image_size: tuple[int, int] | None = (1024, 1024)  # width, height; None: not in the request
     embedding_dims: int | None = None
     offloaded: bool = False
     latency_optimized: bool = False
@@ -173,8 +175,13 @@ def make_record(spec: RecordSpec) -> dict[str, Any]:
         input_body = {
             "taskType": "TEXT_IMAGE",
             "textToImageParams": {"text": prompt},
-            "imageGenerationConfig": {"numberOfImages": spec.images, "height": 1024, "width": 1024},
+            "imageGenerationConfig": {"numberOfImages": spec.images},
         }
+        if spec.image_size is not None:
+            input_body["imageGenerationConfig"]["width"] = spec.image_size[0]
+            input_body["imageGenerationConfig"]["height"] = spec.image_size[1]
+        if spec.image_quality is not None:
+            input_body["imageGenerationConfig"]["quality"] = spec.image_quality
         output_body = _invoke_output(spec)
     elif spec.embedding_dims is not None:
         input_body = {"inputText": prompt}

@@ -72,7 +72,7 @@ def build(path: Path, rows: int) -> None:
                         ELSE 'success' END,
                    NULL, 800, NULL, false,
                    MAP {{'team': 'team-' || (n % 7), 'feature': 'f-' || (hash(n) % 12)}},
-                   '1.0', now()
+                   '1.0', NULL, NULL, now()
             FROM range(?) t(n)
             """,
             [start, rows, rows],

@@ -93,7 +93,7 @@ def build(path: Path, rows: int) -> None:
                         WHEN n % 13 = 0 THEN 'flex'
                         WHEN n % 29 = 0 THEN 'priority' ELSE 'standard' END,
                    'end_turn', 'success', NULL, 800, NULL, false,
-                   MAP {{'team': 'team-' || (n % 7)}}, '1.0', now()
+                   MAP {{'team': 'team-' || (n % 7)}}, '1.0', NULL, NULL, now()
             FROM range(?) t(n)
             """,
             [integ.id, rows, rows],

@@ -672,6 +672,56 @@ CASES: list[tuple[str, dict, float, str]] = [
         0.12,
         "priced",
     ),
+    # Images by quality and size (AWS Bedrock pricing page, on-demand, 2025-11: Nova Canvas
+    # $0.04 / $0.06 standard / premium up to 1024x1024, $0.06 / $0.08 up to 2048x2048; Titan
+    # Image Generator v1 and v2 $0.008 / $0.01 at 512x512, $0.01 / $0.012 larger).
+    *(
+        (
+            f"{name} {quality or 'no quality'} {size or 'no size'} x{count}",
+            dict(
+                model_id=model,
+                images=count,
+                image_quality=quality,
+                image_size=size,
+                operation="InvokeModel",
+                input_tokens=40,
+                output_tokens=0,
+            ),
+            usd,
+            "priced",
+        )
+        for name, model, quality, size, count, usd in (
+            ("Nova Canvas", "amazon.nova-canvas-v1:0", "premium", (1024, 1024), 2, 0.12),
+            ("Nova Canvas", "amazon.nova-canvas-v1:0", "standard", (2048, 2048), 1, 0.06),
+            ("Nova Canvas", "amazon.nova-canvas-v1:0", "premium", (2048, 2048), 1, 0.08),
+            ("Nova Canvas", "amazon.nova-canvas-v1:0", "standard", (1280, 720), 1, 0.04),
+            ("Nova Canvas", "amazon.nova-canvas-v1:0", "premium", (1536, 1536), 2, 0.16),
+            ("Nova Canvas", "amazon.nova-canvas-v1:0", None, None, 1, 0.04),
+            ("Nova Canvas", "amazon.nova-canvas-v1:0", "PREMIUM", None, 1, 0.06),
+            (
+                "Titan Image v2",
+                "amazon.titan-image-generator-v2:0",
+                "standard",
+                (512, 512),
+                1,
+                0.008,
+            ),
+            ("Titan Image v2", "amazon.titan-image-generator-v2:0", "premium", (512, 512), 1, 0.01),
+            ("Titan Image v2", "amazon.titan-image-generator-v2:0", None, (1024, 1024), 1, 0.01),
+            (
+                "Titan Image v2",
+                "amazon.titan-image-generator-v2:0",
+                "premium",
+                (1024, 1024),
+                4,
+                0.048,
+            ),
+            ("Titan Image v1", "amazon.titan-image-generator-v1", "premium", (768, 768), 1, 0.012),
+            ("Titan Image v1", "amazon.titan-image-generator-v1", None, None, 1, 0.01),
+            # Stability bills every image alike: quality and size change nothing.
+            ("SD3.5 Large", "stability.sd3-5-large-v1:0", "premium", (1536, 1536), 1, 0.08),
+        )
+    ),
     (
         "a failed invocation costs nothing",
         dict(
@@ -744,6 +794,25 @@ def test_published_price(priced: dict[str, dict], index: int, case: tuple) -> No
     elif status == "priced":
         assert row["unpriced_tokens"] == 0
         assert row["price_source"]
+
+
+def test_grouped_cost_of_every_case_equals_its_published_price(tmp_path) -> None:
+    """The grouped query (summed per price key, then priced) gives each case its published
+    price too — images by quality and size included, which travel in the price key."""
+    with Store(tmp_path / "grouped.duckdb") as store:
+        integ = store.add_integration("cases", "local")
+        lines = [line(request_id=f"case-{i}", **spec) for i, (_, spec, _, _) in enumerate(CASES)]
+        store.write_batch(integ.id, RawBatch("cases", lines))
+        frame = queries.with_price_status(
+            queries.grouped_cost(store, {"request_id": "request_id"})
+        ).set_index("request_id")
+    for index, (name, _, expected, status) in enumerate(CASES):
+        row = frame.loc[f"case-{index}"]
+        assert row["price_status"] == status, name
+        if expected is None:
+            assert pd.isna(row["cost"]), name
+        else:
+            assert row["cost"] == pytest.approx(expected, abs=1e-9), name
 
 
 def test_totals_show_unpriced_usage_with_its_tokens(priced: dict[str, dict]) -> None:

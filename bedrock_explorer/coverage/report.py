@@ -114,6 +114,8 @@ def _missing_cost(store: Store, frame: pd.DataFrame) -> tuple[list[Any], list[An
             "cache_write_tokens": 0,
             "cache_write_1h_tokens": 0,
             "images": 0,
+            "image_quality": "",
+            "image_pixels": 0,
         }
     )
     missing = missing[(missing["input_tokens"] > 0) | (missing["output_tokens"] > 0)]

@@ -110,6 +110,19 @@ ROUTING_CLASSES = ("regional", "global", "any")
 BEDROCK_PRICING_URL = "https://aws.amazon.com/bedrock/pricing/"
 OPEN_START = date(2000, 1, 1)
 
+#: The image models AWS bills by size class, and the largest image (width x height, pixels) of
+#: their base class; a larger one bills at the ``image_large`` / ``image_premium_large`` rates
+#: (AWS Bedrock pricing page: Nova Canvas "up to 1024 x 1024" and "up to 2048 x 2048"; Titan
+#: Image Generator "512 x 512" and "larger than 512 x 512").
+IMAGE_BASE_PIXELS: dict[str, int] = {
+    "amazon.nova-canvas-v1:0": 1024 * 1024,
+    "amazon.titan-image-generator-v1": 512 * 512,
+    "amazon.titan-image-generator-v2:0": 512 * 512,
+}
+#: The image size priced when a request names none: 1024 x 1024, the default of both APIs (an
+#: edit task's output takes its input image's size, which the log does not carry).
+DEFAULT_IMAGE_PIXELS = 1024 * 1024
+
 _GENAI_FIELDS = {
     "input_mtok": Meter.INPUT,
     "output_mtok": Meter.OUTPUT,

@@ -45,7 +45,7 @@ import pyarrow as pa
 from bedrock_explorer import model_ids
 from bedrock_explorer.pricing import catalog
 from bedrock_explorer.pricing.catalog import LAYER_USER, RateRow
-from bedrock_explorer.pricing.units import Meter, UnitPrice
+from bedrock_explorer.pricing.units import IMAGE_METERS, Meter, UnitPrice
 from bedrock_explorer.records import (
     TIER_LATENCY_OPTIMIZED,
     TIER_RESERVED,
@@ -62,7 +62,7 @@ STATUS_RESERVED = "reserved"
 _BUILTIN_VERSION_SETTING = "pricing.builtin_version"
 _POINTS_VERSION_SETTING = "pricing.points_version"
 #: Bumped when the shape or the rules of price points change: opening a store recompiles them.
-POINTS_VERSION = "2"
+POINTS_VERSION = "3"
 _FAR_FUTURE = datetime(2999, 1, 1)
 _FAR_PAST = datetime(2000, 1, 1)
 _NOW = "current_timestamp AT TIME ZONE 'UTC'"
@@ -271,6 +271,8 @@ class PricePoint:
     rates: dict[Meter, float] | None = None
     long_context_threshold: int | None = None
     long_context_rates: dict[Meter, float] | None = None
+    #: Images above this many pixels bill at the large-image rates (None: no size classes).
+    image_base_pixels: int | None = None
 
     def row(self) -> list[object]:
         base = self.rates or {}
@@ -285,17 +287,31 @@ class PricePoint:
             self.routing_class,
             self.source,
             self.reason,
-            *(base.get(m) for m in Meter),
+            *(base.get(m) for m in _BASE_METERS),
             self.long_context_threshold,
-            *(lc.get(m) for m in Meter),
+            *(lc.get(m) for m in _LC_METERS),
             self.region,
+            *(base.get(m) for m in _IMAGE_CLASS_METERS),
+            self.image_base_pixels,
         ]
 
 
+#: Meters with a long-context rate as well (image classes have none).
+_LC_METERS = (
+    Meter.INPUT,
+    Meter.OUTPUT,
+    Meter.CACHE_READ,
+    Meter.CACHE_WRITE,
+    Meter.CACHE_WRITE_1H,
+    Meter.IMAGE,
+)
+_BASE_METERS = _LC_METERS
+_IMAGE_CLASS_METERS = (Meter.IMAGE_PREMIUM, Meter.IMAGE_LARGE, Meter.IMAGE_PREMIUM_LARGE)
 _POINT_COLUMNS = (
     "model_id, tier, valid_from, valid_to, status, pricing_key, routing_class, source, reason, "
     "input, output, cache_read, cache_write, cache_write_1h, image, lc_threshold, lc_input, "
-    "lc_output, lc_cache_read, lc_cache_write, lc_cache_write_1h, lc_image, region"
+    "lc_output, lc_cache_read, lc_cache_write, lc_cache_write_1h, lc_image, region, "
+    "image_premium, image_large, image_premium_large, image_base_pixels"
 )
 
 
@@ -489,6 +505,9 @@ def resolve(
                     min(r.row.min_input_tokens for r in long_ctx.values()) if long_ctx else None
                 ),
                 long_context_rates=_as_floats(long_ctx) if long_ctx else None,
+                image_base_pixels=catalog.IMAGE_BASE_PIXELS.get(ref.base_model)
+                if any(m in rates for m in IMAGE_METERS)
+                else None,
             )
         )
     if not points:

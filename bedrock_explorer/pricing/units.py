@@ -23,7 +23,15 @@ class Meter(StrEnum):
     CACHE_READ = "cache_read"
     CACHE_WRITE = "cache_write"  # 5-minute cache writes
     CACHE_WRITE_1H = "cache_write_1h"
-    IMAGE = "image"
+    IMAGE = "image"  # an image of the model's base class: standard quality, base size
+    IMAGE_PREMIUM = "image_premium"  # premium quality, base size
+    IMAGE_LARGE = "image_large"  # standard quality, larger than the base size
+    IMAGE_PREMIUM_LARGE = "image_premium_large"
+
+
+#: Meters counted per image (the rest per token). Nova Canvas and Titan Image bill an image by
+#: its quality and size class; a model with only :attr:`Meter.IMAGE` bills every image alike.
+IMAGE_METERS = (Meter.IMAGE, Meter.IMAGE_PREMIUM, Meter.IMAGE_LARGE, Meter.IMAGE_PREMIUM_LARGE)
 
 
 #: No Bedrock token meter costs more than this per single token ($1,000 per million). A larger
@@ -63,8 +71,8 @@ class UnitPrice:
 
     @classmethod
     def for_meter(cls, meter: Meter, usd_per_million_or_image: Decimal | str | float) -> UnitPrice:
-        """Token meters are quoted per 1M tokens, the image meter per image."""
-        if meter == Meter.IMAGE:
+        """Token meters are quoted per 1M tokens, the image meters per image."""
+        if meter in IMAGE_METERS:
             return cls.per_image(usd_per_million_or_image)
         return cls.per_million_tokens(usd_per_million_or_image)
 

@@ -282,7 +282,7 @@ MIGRATIONS: Sequence[str] = (
         tier VARCHAR NOT NULL               -- performance_tier
     );
     ALTER TABLE invocations ADD COLUMN IF NOT EXISTS price_key INTEGER;
-    INSERT INTO price_keys
+    INSERT INTO price_keys (price_key, model_id, region, tier)
     SELECT CAST((SELECT coalesce(max(price_key), 0) FROM price_keys)
                 + row_number() OVER (ORDER BY model_id, region, tier) AS INTEGER),
         model_id, region, tier
@@ -292,6 +292,21 @@ MIGRATIONS: Sequence[str] = (
     UPDATE invocations i SET price_key = k.price_key FROM price_keys k
     WHERE i.price_key IS NULL AND k.model_id = i.model_id AND k.region = coalesce(i.region, '')
       AND k.tier = i.performance_tier;
+    """,
+    # 11: images priced by quality and size (Nova Canvas, Titan Image): the request's
+    # imageGenerationConfig quality and width x height on each invocation and in its price key
+    # ('' and 0 when the request named none), and the class rates in price points. Older rows
+    # keep '' / 0: priced as the API's default, standard quality at 1024 x 1024. Price points
+    # are recompiled on the next open (pricing/points.py POINTS_VERSION).
+    """
+    ALTER TABLE invocations ADD COLUMN IF NOT EXISTS image_quality VARCHAR;
+    ALTER TABLE invocations ADD COLUMN IF NOT EXISTS image_pixels BIGINT;
+    ALTER TABLE price_keys ADD COLUMN IF NOT EXISTS image_quality VARCHAR DEFAULT '';
+    ALTER TABLE price_keys ADD COLUMN IF NOT EXISTS image_pixels BIGINT DEFAULT 0;
+    ALTER TABLE price_points ADD COLUMN IF NOT EXISTS image_premium DOUBLE;
+    ALTER TABLE price_points ADD COLUMN IF NOT EXISTS image_large DOUBLE;
+    ALTER TABLE price_points ADD COLUMN IF NOT EXISTS image_premium_large DOUBLE;
+    ALTER TABLE price_points ADD COLUMN IF NOT EXISTS image_base_pixels BIGINT;
     """,
 )
 

@@ -127,10 +127,7 @@ def write_files(
             result.duplicates = good - result.inserted
             result.lines = good
             if result.inserted:
-                _register_new_model_ids(cur)
-                _register_new_identities(cur)
-                price_keys.assign_new(cur)
-                points.compile_new(cur)
+                _register_new_dimensions(cur)
             _save_checkpoints(cur, integration_id, checkpoints)
             if sound is not None and not sound():
                 raise _Unsound
@@ -244,10 +241,18 @@ def _write_rows(
             cur.register("outcome", outcome)
             result.quarantined = _quarantine(cur, integration_id, batch.source)
     if result.inserted:
+        _register_new_dimensions(cur)
+
+
+def _register_new_dimensions(cur: duckdb.DuckDBPyConnection) -> None:
+    """What the rows just stored bring for the first time: identities, price keys and — only
+    when there is a new price key, since a new model id, region or tier always makes one — model
+    ids and their price points, priced in the transaction that adds them. The common batch, all
+    of whose keys are known, pays one statement for identities and one for keys."""
+    _register_new_identities(cur)
+    if price_keys.assign_new(cur):
         _register_new_model_ids(cur)
-        _register_new_identities(cur)
-        price_keys.assign_new(cur)
-        points.compile_new(cur)  # new price keys are priced in the transaction that adds them
+        points.compile_new(cur)
 
 
 def _insert_parsed(cur: duckdb.DuckDBPyConnection, integration_id: int, parse_sql: str) -> int:
