@@ -270,10 +270,18 @@ def cmd_prices_resolve_profiles(args: argparse.Namespace, store: Store) -> int:
 
 
 def cmd_prices_refresh(args: argparse.Namespace, store: Store) -> int:
-    report = price_list.refresh_from_aws(store, args.region, args.profile)
+    regions = price_list.regions_in_data(store) if args.all_regions else [args.region]
+    reports = price_list.refresh_regions_from_aws(store, regions, args.profile)
     if args.json:
-        print_json(report.as_dict())
+        dicts = [r.as_dict() for r in reports]
+        print_json(dicts if args.all_regions else dicts[0])
         return 0
+    for report in reports:
+        _print_refresh(report)
+    return 0
+
+
+def _print_refresh(report: price_list.RefreshReport) -> None:
     print(
         f"AWS Price List, {report.region}: {report.products:,} products, "
         f"{report.offers:,} on-demand token rates; {report.stored:,} stored, "
@@ -288,7 +296,6 @@ def cmd_prices_refresh(args: argparse.Namespace, store: Store) -> int:
         print('Tie one with: python -m bedrock_explorer prices map "NAME" MODEL_ID')
     for line in report.held_back:
         print(f"held back: {line}")
-    return 0
 
 
 def cmd_prices_map(args: argparse.Namespace, store: Store) -> int:

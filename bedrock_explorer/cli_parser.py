@@ -211,8 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
         default=PRICE_LIST_REGION,
         help="whose prices to read (default: us-east-1, the region the built-in prices describe)",
     )
+    p.add_argument(
+        "--all-regions",
+        action="store_true",
+        help="read every source region the stored logs name, and us-east-1 (one request set each)",
+    )
     p.add_argument("--profile", help="the AWS profile to use (default credential chain if not)")
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print the report as JSON (a list with --all-regions)"
+    )
     p.set_defaults(func="cli_commands:cmd_prices_refresh")
 
     p = psub.add_parser("map", help="tie a Price List model name to a model id")

@@ -511,31 +511,40 @@ def price_list_refresh(store: Store) -> None:
         "**AWS Price List** — read today's on-demand prices from AWS (needs "
         "`pricing:GetProducts`; uses the default AWS credentials of this machine)."
     )
-    left, right = st.columns([1, 2], vertical_alignment="bottom")
-    region = left.text_input("Region", value=price_list.DEFAULT_REGION, key="pl_region")
+    left, middle, right = st.columns([1, 1, 1], vertical_alignment="bottom")
+    every = middle.checkbox(
+        "Every region the logs name",
+        key="pl_all_regions",
+        help="Reads each source region's Price List (and us-east-1's), one after the other.",
+    )
+    region = left.text_input(
+        "Region", value=price_list.DEFAULT_REGION, key="pl_region", disabled=every
+    )
     if not right.button("Refresh prices from AWS", icon=":material/sync:", key="pl_refresh"):
         return
+    regions = price_list.regions_in_data(store) if every else [region.strip() or "us-east-1"]
     try:
-        with st.spinner("Reading the AWS Price List…"):
-            report = price_list.refresh_from_aws(store, region.strip() or "us-east-1")
+        with st.spinner(f"Reading the AWS Price List ({', '.join(regions)})…"):
+            reports = price_list.refresh_regions_from_aws(store, regions)
     except UserFacingError as err:
         st.error(md(err), icon=":material/error:")
         return
-    st.success(
-        f"{report.products:,} products read: {report.stored:,} rates stored, "
-        f"{report.unchanged:,} unchanged, for {len(report.models):,} models. "
-        "History is re-priced at once.",
-        icon=":material/check_circle:",
-    )
-    if report.unmatched:
-        st.warning(
-            "Not tied to a model id (their rates are not used): "
-            + ", ".join(sorted(report.unmatched))
-            + '. Tie one with `python -m bedrock_explorer prices map "NAME" MODEL_ID`.',
-            icon=":material/link_off:",
+    for report in reports:
+        st.success(
+            f"{report.region}: {report.products:,} products read, {report.stored:,} rates "
+            f"stored, {report.unchanged:,} unchanged, for {len(report.models):,} models. "
+            "History is re-priced at once.",
+            icon=":material/check_circle:",
         )
-    for line in report.held_back:
-        st.warning(f"Held back: {line}", icon=":material/pan_tool:")
+        if report.unmatched:
+            st.warning(
+                f"{report.region}: not tied to a model id (their rates are not used): "
+                + ", ".join(sorted(report.unmatched))
+                + '. Tie one with `python -m bedrock_explorer prices map "NAME" MODEL_ID`.',
+                icon=":material/link_off:",
+            )
+        for line in report.held_back:
+            st.warning(f"Held back: {line}", icon=":material/pan_tool:")
 
 
 #: A headline tile's width (px): tiles of a fixed width wrap on a narrow screen instead of

@@ -125,7 +125,11 @@ FOUNDATION_PRODUCTS = [
 
 
 def stubbed_client(
-    bedrock: list[str], foundation: list[str], *, page_size: int = 3
+    bedrock: list[str],
+    foundation: list[str],
+    *,
+    page_size: int = 3,
+    regions: tuple[str, ...] = ("us-east-1",),
 ) -> tuple[Any, Stubber]:
     client = boto3.client(
         "pricing",
@@ -134,20 +138,21 @@ def stubbed_client(
         aws_secret_access_key="testing",
     )
     stub = Stubber(client)
-    for service, items in ((BR, bedrock), (FM, foundation)):
-        pages = [items[i : i + page_size] for i in range(0, len(items), page_size)] or [[]]
-        for n, page in enumerate(pages):
-            expected = {
-                "ServiceCode": service,
-                "Filters": [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": "us-east-1"}],
-                "FormatVersion": "aws_v1",
-            }
-            if n:
-                expected["NextToken"] = f"{service}-{n}"
-            answer: dict[str, Any] = {"FormatVersion": "aws_v1", "PriceList": page}
-            if n + 1 < len(pages):
-                answer["NextToken"] = f"{service}-{n + 1}"
-            stub.add_response("get_products", answer, expected)
+    for region in regions:
+        for service, items in ((BR, bedrock), (FM, foundation)):
+            pages = [items[i : i + page_size] for i in range(0, len(items), page_size)] or [[]]
+            for n, page in enumerate(pages):
+                expected = {
+                    "ServiceCode": service,
+                    "Filters": [{"Type": "TERM_MATCH", "Field": "regionCode", "Value": region}],
+                    "FormatVersion": "aws_v1",
+                }
+                if n:
+                    expected["NextToken"] = f"{service}-{n}"
+                answer: dict[str, Any] = {"FormatVersion": "aws_v1", "PriceList": page}
+                if n + 1 < len(pages):
+                    answer["NextToken"] = f"{service}-{n + 1}"
+                stub.add_response("get_products", answer, expected)
     stub.activate()
     return client, stub
 
@@ -364,6 +369,38 @@ def test_the_cli_refreshes_and_maps(
         }
 
 
+def test_all_regions_reads_each_source_region_the_logs_name(
+    store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _store_invocations(store)
+    eu = line(request_id="eu", model_id="amazon.nova-lite-v1:0", region="eu-west-1")
+    store.write_batch(store.get_integration("x").id, RawBatch("g", [eu]))
+    assert price_list.regions_in_data(store) == ["eu-west-1", "us-east-1"]
+    path = store.path
+    store.close()
+    client, stub = stubbed_client(
+        BEDROCK_PRODUCTS, FOUNDATION_PRODUCTS, regions=("eu-west-1", "us-east-1")
+    )
+    monkeypatch.setattr(price_list.aws, "client", lambda *a, **k: client)
+    monkeypatch.setattr(price_list.aws, "session", lambda *a, **k: None)
+    assert cli.main(["--db", str(path), "prices", "refresh", "--all-regions", "--json"]) == 0
+    reports = json.loads(capsys.readouterr().out)
+    assert [r["region"] for r in reports] == ["eu-west-1", "us-east-1"]
+    assert all(r["rates_stored"] > 0 for r in reports)
+    stub.assert_no_pending_responses()  # every region's pages were asked for, in turn
+    with Store(path) as reopened:
+        regions = reopened.con.execute(
+            "SELECT DISTINCT region FROM rates WHERE layer = 2 ORDER BY 1"
+        ).fetchall()
+        assert regions == [("eu-west-1",), ("us-east-1",)]
+        # the eu-west-1 call is priced by the eu-west-1 Price List rate (compiled once, at the end)
+        source = reopened.con.execute(
+            "SELECT source FROM price_points WHERE model_id = 'amazon.nova-lite-v1:0' "
+            "AND region = 'eu-west-1' AND tier = 'standard' ORDER BY valid_from DESC LIMIT 1"
+        ).fetchall()[0][0]
+        assert "eu-west-1" in source and "Price List" in source
+
+
 def test_the_explorer_page_refreshes_prices(
     store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -382,3 +419,27 @@ def test_the_explorer_page_refreshes_prices(
     assert "rates stored" in app.success[0].value and "for 2 models" in app.success[0].value
     warnings = " ".join(w.value for w in app.warning)
     assert "Mistral Large 2 (24.07)" in warnings and "Held back: Command R" in warnings
+
+
+def test_the_explorer_page_refreshes_every_region_the_logs_name(
+    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _store_invocations(store)
+    eu = line(request_id="eu", model_id="amazon.nova-lite-v1:0", region="eu-west-1")
+    store.write_batch(store.get_integration("x").id, RawBatch("g", [eu]))
+    store.close()
+    monkeypatch.setenv("BEDROCK_EXPLORER_DB", str(db_path))
+    client, stub = stubbed_client(
+        BEDROCK_PRODUCTS, FOUNDATION_PRODUCTS, regions=("eu-west-1", "us-east-1")
+    )
+    monkeypatch.setattr(price_list.aws, "client", lambda *a, **k: client)
+    monkeypatch.setattr(price_list.aws, "session", lambda *a, **k: None)
+    app = AppTest.from_file(str(APP), default_timeout=90)
+    app.session_state["ex_prices_box"] = True
+    app.run()
+    app.checkbox(key="pl_all_regions").check().run()
+    assert app.text_input(key="pl_region").disabled
+    app.button(key="pl_refresh").click().run()
+    assert not app.exception
+    assert [s.value.split(":")[0] for s in app.success] == ["eu-west-1", "us-east-1"]
+    stub.assert_no_pending_responses()

@@ -12,13 +12,15 @@ guess would silently re-price history with another model's rate, so:
 * a matched rate that differs from the built-in one by more than 2x is held back and reported;
 * what cannot be priced per token from the logs is skipped and counted: batch, flex, priority,
   provisioned and customization usage, long-context tiers (their threshold is not in the data),
-  and images (their price depends on size and quality, which the logs do not carry);
+  and images (the usage type names a size and quality class whose grammar is not read yet; the
+  class rates come from the bundled file);
 * units come from the price dimension ("1K tokens", "1M tokens"); when it names neither, the
   service code decides — ``AmazonBedrock`` quotes per 1K tokens, ``AmazonBedrockFoundationModels``
   per 1M — and the result still passes :class:`UnitPrice`'s plausibility bound.
 
-Rates are regional: one region's Price List is read (us-east-1 unless told otherwise) and its
-rates apply to that source region. A price that changed since the last
+Rates are regional: one region's Price List is read at a time (us-east-1 unless told otherwise;
+``--all-regions`` reads every source region the logs name) and its rates apply to that source
+region. A price that changed since the last
 refresh ends the old row at the new row's effective date, so history keeps its price.
 """
 
@@ -292,16 +294,45 @@ def refresh_from_aws(
     store: Store, region: str = DEFAULT_REGION, profile: str | None = None
 ) -> RefreshReport:
     """:func:`refresh` with a Price List client from the default chain (or a named profile)."""
+    return refresh_regions_from_aws(store, [region], profile)[0]
+
+
+def regions_in_data(store: Store) -> list[str]:
+    """Every source region the stored invocations (and coverage metrics) name, with the
+    region the built-in prices describe: what ``prices refresh --all-regions`` reads."""
+    rows = store.con.execute(
+        "SELECT DISTINCT region FROM invocations WHERE coalesce(region, '') <> '' "
+        "UNION SELECT DISTINCT region FROM measured_usage"
+    ).fetchall()
+    return sorted({DEFAULT_REGION, *(r[0] for r in rows)})
+
+
+def refresh_regions_from_aws(
+    store: Store, regions: list[str], profile: str | None = None
+) -> list[RefreshReport]:
+    """:func:`refresh` for each of ``regions`` (one Price List client; the price points are
+    compiled once, after the last region)."""
+    from bedrock_explorer.pricing import book
+
     client = aws.client(aws.session(profile), "pricing", API_REGION)
+    reports = []
     try:
-        return refresh(store, client, region)
+        for region in regions:
+            reports.append(refresh(store, client, region, compile_points=False))
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as err:
         raise aws.explain(err, "reading the AWS Price List", "pricing:GetProducts") from err
+    finally:
+        if any(r.stored for r in reports):
+            book.compile_price_points(store)
+    return reports
 
 
 # -- storing --------------------------------------------------------------------------------------
-def refresh(store: Store, client: Any, region: str = DEFAULT_REGION) -> RefreshReport:
-    """Read both services' on-demand prices for ``region`` and store them as layer 2."""
+def refresh(
+    store: Store, client: Any, region: str = DEFAULT_REGION, *, compile_points: bool = True
+) -> RefreshReport:
+    """Read both services' on-demand prices for ``region`` and store them as layer 2
+    (``compile_points``: re-price at once; a caller refreshing several regions does it once)."""
     from bedrock_explorer.pricing import book
 
     store.authorize(audit.PRICES_REFRESHED)  # before the first request to AWS
@@ -331,7 +362,7 @@ def refresh(store: Store, client: Any, region: str = DEFAULT_REGION) -> RefreshR
     report.unmatched = {n: len(o) for n, o in sorted(by_name.items()) if n not in matched}
     rows = _rows_for(by_name, matched, automatic, builtin, region, report)
     report.stored, report.unchanged = _store_rows(store, rows)
-    if report.stored:
+    if report.stored and compile_points:
         book.compile_price_points(store)
     store.audit(
         audit.PRICES_REFRESHED,

@@ -47,6 +47,14 @@ def assign_missing(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _assign(con: duckdb.DuckDBPyConnection, rows: str, *, always: bool) -> int:
+    # A probe first: on the common batch (every key known) it is a third of the insert's cost.
+    if (
+        not always
+        and not con.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM invocations i WHERE {rows} LIMIT 1)"
+        ).fetchall()[0][0]
+    ):
+        return 0
     added = con.execute(
         f"""
         INSERT INTO price_keys (price_key, model_id, region, tier, image_quality, image_pixels)
