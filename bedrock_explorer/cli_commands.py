@@ -127,24 +127,8 @@ def cmd_prices_coverage(args: argparse.Namespace, store: Store) -> int:
     return 1 if args.min is not None and report.percent < args.min else 0
 
 
-#: ``prices set --input …`` options → what they price (the parser names the same options).
-_METER_OPTIONS = dict(
-    zip(
-        METER_OPTIONS,
-        (
-            Meter.INPUT,
-            Meter.OUTPUT,
-            Meter.CACHE_READ,
-            Meter.CACHE_WRITE,
-            Meter.CACHE_WRITE_1H,
-            Meter.IMAGE,
-            Meter.IMAGE_PREMIUM,
-            Meter.IMAGE_LARGE,
-            Meter.IMAGE_PREMIUM_LARGE,
-        ),
-        strict=True,
-    )
-)
+#: ``prices set --input …`` options → what they price (each option is named as its meter).
+_METER_OPTIONS = {option: Meter(option) for option in METER_OPTIONS}
 
 
 def cmd_prices_set(args: argparse.Namespace, store: Store) -> int:

@@ -307,8 +307,8 @@ def grouped_cost_sql(
         if model_where
         else ""
     )
-    # Summed per price key (one integer for model id, region and tier: store/price_keys.py),
-    # which the next step turns back into the three.
+    # Summed per price key (one integer for model id, region, tier and image class:
+    # store/price_keys.py), which the next step turns back into those values.
     inner = f"""
         SELECT {inner_dims} price_key, {_price_period_sql(periods)} AS price_day,
             CASE WHEN input_tokens + cache_read_tokens + cache_write_tokens > ?

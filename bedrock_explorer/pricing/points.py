@@ -287,7 +287,7 @@ class PricePoint:
             self.routing_class,
             self.source,
             self.reason,
-            *(base.get(m) for m in _BASE_METERS),
+            *(base.get(m) for m in _LC_METERS),
             self.long_context_threshold,
             *(lc.get(m) for m in _LC_METERS),
             self.region,
@@ -296,17 +296,10 @@ class PricePoint:
         ]
 
 
-#: Meters with a long-context rate as well (image classes have none).
-_LC_METERS = (
-    Meter.INPUT,
-    Meter.OUTPUT,
-    Meter.CACHE_READ,
-    Meter.CACHE_WRITE,
-    Meter.CACHE_WRITE_1H,
-    Meter.IMAGE,
-)
-_BASE_METERS = _LC_METERS
-_IMAGE_CLASS_METERS = (Meter.IMAGE_PREMIUM, Meter.IMAGE_LARGE, Meter.IMAGE_PREMIUM_LARGE)
+#: The image size classes beyond the base one (their columns follow ``region``).
+_IMAGE_CLASS_METERS = IMAGE_METERS[1:]
+#: Meters with a long-context column as well: every meter but the image size classes.
+_LC_METERS = tuple(m for m in Meter if m not in _IMAGE_CLASS_METERS)
 _POINT_COLUMNS = (
     "model_id, tier, valid_from, valid_to, status, pricing_key, routing_class, source, reason, "
     "input, output, cache_read, cache_write, cache_write_1h, image, lc_threshold, lc_input, "
