@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from bedrock_explorer import explorer, records
 from bedrock_explorer.pricing import book
-from bedrock_explorer.store import Store, price_keys
+from bedrock_explorer.store import Store, metadata_sets, price_keys
 from bedrock_explorer.store.writer import insert_model_id
 from bench.pricing import COLUMNS, MODEL_IDS, build_once, timed  # the pricing benchmark's helpers
 
@@ -80,6 +80,7 @@ def build(path: Path, rows: int) -> None:
         for model_id in MODEL_IDS:
             insert_model_id(store.con, model_id)
         price_keys.assign_missing(store.con)  # rows inserted by SQL, not by the writer
+        metadata_sets.assign_missing(store.con)
         store.con.execute(
             "INSERT INTO identities WITH arns AS (SELECT DISTINCT identity_arn FROM invocations) "
             + records.IDENTITY_SQL

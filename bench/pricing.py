@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from bedrock_explorer import queries, records
 from bedrock_explorer.pricing import book
-from bedrock_explorer.store import Store, price_keys
+from bedrock_explorer.store import Store, metadata_sets, price_keys
 from bedrock_explorer.store.writer import insert_model_id
 
 OUT = ROOT / "bench" / "out"
@@ -101,6 +101,7 @@ def build(path: Path, rows: int) -> None:
         for model_id in MODEL_IDS:
             insert_model_id(store.con, model_id)
         price_keys.assign_missing(store.con)  # rows inserted by SQL, not by the writer
+        metadata_sets.assign_missing(store.con)
         book.compile_price_points(store)
         store.con.execute("CHECKPOINT")
 

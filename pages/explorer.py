@@ -933,7 +933,7 @@ with open_store() as store:
             st.plotly_chart(fig, width="stretch", alt=chart_summary(meters, "usage type", title))
             view_as_table(meters, ["usage type", "cost"], title)
         with c2:
-            cache = explorer.cache_economics(store, f)
+            cache = explorer.cache_economics(store, f, memo)
             st.markdown("**Prompt cache economics**")
             # tiles of a fixed width that wrap (two columns of a half-width column clipped
             # "Saved by cache reads" at 800 px)

@@ -308,6 +308,26 @@ MIGRATIONS: Sequence[str] = (
     ALTER TABLE price_points ADD COLUMN IF NOT EXISTS image_premium_large DOUBLE;
     ALTER TABLE price_points ADD COLUMN IF NOT EXISTS image_base_pixels BIGINT;
     """,
+    # 12: the metadata set of each invocation, one integer for its whole requestMetadata map,
+    # and the distinct maps in metadata_sets: the Explorer's metadata keys and cost by a key
+    # read the integer instead of every map (store/metadata_sets.py). The writer assigns it in
+    # the transaction that stores the rows.
+    """
+    CREATE TABLE IF NOT EXISTS metadata_sets (
+        set_id INTEGER PRIMARY KEY,
+        request_metadata MAP(VARCHAR, VARCHAR) NOT NULL
+    );
+    ALTER TABLE invocations ADD COLUMN IF NOT EXISTS metadata_set INTEGER;
+    INSERT INTO metadata_sets (set_id, request_metadata)
+    SELECT CAST((SELECT coalesce(max(set_id), 0) FROM metadata_sets)
+                + row_number() OVER (ORDER BY CAST(m AS VARCHAR)) AS INTEGER), m
+    FROM (SELECT DISTINCT request_metadata AS m FROM invocations
+          WHERE metadata_set IS NULL AND request_metadata IS NOT NULL
+          EXCEPT SELECT request_metadata FROM metadata_sets);
+    UPDATE invocations i SET metadata_set = s.set_id FROM metadata_sets s
+    WHERE i.metadata_set IS NULL AND i.request_metadata IS NOT NULL
+      AND s.request_metadata = i.request_metadata;
+    """,
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -29,7 +29,7 @@ import pyarrow as pa
 from bedrock_explorer import model_ids, records
 from bedrock_explorer.pricing import points
 from bedrock_explorer.raw import BatchResult, RawBatch
-from bedrock_explorer.store import price_keys
+from bedrock_explorer.store import metadata_sets, price_keys
 from bedrock_explorer.store.transaction import transaction
 
 _NOW = "current_timestamp AT TIME ZONE 'UTC'"
@@ -99,9 +99,10 @@ def write_files(
     caller's thread (the dashboard's progress bar must be updated from there).
     """
     sql = f"""
-        INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key)
-        SELECT {_PARSED_COLS}, $integration, {_NOW}, k.price_key
+        INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key, metadata_set)
+        SELECT {_PARSED_COLS}, $integration, {_NOW}, k.price_key, ms.set_id
         FROM ({records.FILE_PARSE_SQL}) p {price_keys.lookup_join("p")}
+            {metadata_sets.lookup_join("p")}
         WHERE CASE WHEN p.reason IS NULL THEN true ELSE error('needs the line form') END
     """
     params = {"integration": integration_id, "files": files, "compression": compression}
@@ -245,11 +246,13 @@ def _write_rows(
 
 
 def _register_new_dimensions(cur: duckdb.DuckDBPyConnection) -> None:
-    """What the rows just stored bring for the first time: identities, price keys and — only
-    when there is a new price key, since a new model id, region or tier always makes one — model
-    ids and their price points, priced in the transaction that adds them. The common batch, all
-    of whose keys are known, pays one statement for identities and one for keys."""
+    """What the rows just stored bring for the first time: identities, metadata sets, price
+    keys and — only when there is a new price key, since a new model id, region or tier always
+    makes one — model ids and their price points, priced in the transaction that adds them. The
+    common batch, all of whose keys are known, pays one statement for identities and a probe
+    each for metadata sets and keys."""
     _register_new_identities(cur)
+    metadata_sets.assign_new(cur)
     if price_keys.assign_new(cur):
         _register_new_model_ids(cur)
         points.compile_new(cur)
@@ -259,9 +262,10 @@ def _insert_parsed(cur: duckdb.DuckDBPyConnection, integration_id: int, parse_sq
     """Append every good record of the batch, stamped with this transaction's time."""
     return cur.execute(
         f"""
-        INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key)
-        SELECT {_PARSED_COLS}, ?, {_NOW}, k.price_key
-        FROM ({parse_sql}) p {price_keys.lookup_join("p")} WHERE p.reason IS NULL
+        INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key, metadata_set)
+        SELECT {_PARSED_COLS}, ?, {_NOW}, k.price_key, ms.set_id
+        FROM ({parse_sql}) p {price_keys.lookup_join("p")} {metadata_sets.lookup_join("p")}
+        WHERE p.reason IS NULL
         """,
         [integration_id],
     ).fetchall()[0][0]

@@ -1,0 +1,102 @@
+"""The metadata set on each invocation (store/metadata_sets.py): every row with a
+``requestMetadata`` map gets the set of exactly that map, by every way rows are written, and an
+older file gets sets on opening. The Explorer's metadata keys and cost by a key read the sets,
+so a wrong set would put one team's spend under another's name."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bedrock_explorer import explorer
+from bedrock_explorer.ingest import import_paths
+from bedrock_explorer.raw import RawBatch
+from bedrock_explorer.store import Store, metadata_sets, schema
+from tests.conftest import line
+
+_WRONG_SETS = """
+SELECT count(*) FROM invocations i LEFT JOIN metadata_sets s ON s.set_id = i.metadata_set
+WHERE (i.request_metadata IS NULL) <> (i.metadata_set IS NULL)
+   OR (i.request_metadata IS NOT NULL AND s.request_metadata IS DISTINCT FROM i.request_metadata)
+"""
+
+TEAMS = ({"team": "search"}, {"team": "ads", "app": "web"}, {}, None, {"team": "search"})
+
+
+def _lines(prefix: str, maps: tuple[dict[str, str] | None, ...]) -> list[str]:
+    out = []
+    for n, meta in enumerate(maps):
+        extra = {} if meta is None else {"request_metadata": meta}
+        out.append(line(request_id=f"{prefix}{n}", **extra))
+    return out
+
+
+def _count(store: Store, sql: str) -> int:
+    return int(store.con.execute(sql).fetchall()[0][0])
+
+
+def test_each_batch_gives_every_map_its_set_and_a_new_map_one_set(store: Store) -> None:
+    integ = store.add_integration("x", "local")
+    store.write_batch(integ.id, RawBatch("a", _lines("a", TEAMS)))
+    assert _count(store, _WRONG_SETS) == 0
+    known = _count(store, "SELECT count(*) FROM metadata_sets")
+    assert known == 2  # search, ads+web; none for a record without a map or with an empty one
+    # A second batch: two maps seen before, one new.
+    store.write_batch(integ.id, RawBatch("b", _lines("b", (TEAMS[0], TEAMS[1], {"team": "x"}))))
+    assert _count(store, "SELECT count(*) FROM metadata_sets") == known + 1
+    assert _count(store, _WRONG_SETS) == 0
+    assert _count(store, "SELECT count(*) FROM invocations") == 8
+
+
+def test_files_read_by_duckdb_itself_get_their_sets(store: Store, tmp_path: Path) -> None:
+    (tmp_path / "a.jsonl").write_text("\n".join(_lines("f", TEAMS)) + "\n")
+    import_paths(store, [str(tmp_path)], "files")
+    assert _count(store, "SELECT count(*) FROM invocations") == len(TEAMS)
+    assert _count(store, _WRONG_SETS) == 0
+    assert _count(store, "SELECT count(*) FROM metadata_sets") == 2
+
+
+def test_an_older_file_gets_sets_when_opened(db_path: Path) -> None:
+    with Store(db_path) as store:
+        integ = store.add_integration("old", "local")
+        store.write_batch(integ.id, RawBatch("a", _lines("o", TEAMS)))
+        f = explorer.Filters(date(2000, 1, 1), date(2099, 1, 1))
+        expected = explorer.grouped(store, f, ["metadata"], meta_key="team")
+        # What schema 11 stored: no set column, no set table.
+        store.con.execute("ALTER TABLE invocations DROP COLUMN metadata_set")
+        store.con.execute("DROP TABLE metadata_sets")
+        store.con.execute("DELETE FROM schema_version WHERE version >= 12")
+    with Store(db_path) as store:
+        assert schema.current_version(store.con) == schema.SCHEMA_VERSION
+        assert _count(store, _WRONG_SETS) == 0
+        got = explorer.grouped(store, f, ["metadata"], meta_key="team")
+        assert got.to_dict("records") == expected.to_dict("records")
+        assert set(got["metadata"]) == {"search", "ads", "(none)"}
+
+
+def test_rows_inserted_by_sql_get_sets_from_assign_missing(store: Store) -> None:
+    integ = store.add_integration("x", "local")
+    store.write_batch(integ.id, RawBatch("a", _lines("a", TEAMS[:1])))
+    store.con.execute(
+        "UPDATE invocations SET metadata_set = NULL, request_metadata = MAP {'k': 'v'}"
+    )
+    assert metadata_sets.assign_missing(store.con) == 1
+    assert _count(store, _WRONG_SETS) == 0
+
+
+@pytest.mark.parametrize("direct", [False, True])
+def test_keys_and_pairs_are_the_same_through_the_sets_or_every_map(
+    store: Store, monkeypatch: pytest.MonkeyPatch, direct: bool
+) -> None:
+    """Many distinct maps (a key per request) are unnested directly: same answer either way."""
+    integ = store.add_integration("x", "local")
+    maps = (*TEAMS, {"team": "ads", "run": "1"}, {"team": "ads", "run": "2"})
+    store.write_batch(integ.id, RawBatch("a", _lines("a", maps)))
+    monkeypatch.setattr(metadata_sets, "DIRECT_ABOVE", 0 if direct else 1_000_000)
+    assert metadata_sets.direct(store.con) is direct
+    f = explorer.Filters(date(2000, 1, 1), date(2099, 1, 1))
+    keys, pairs = explorer.metadata_summary(store, f)
+    assert keys == ["team", "run", "app"]  # the most used first
+    assert pairs == ["app=web", "run=1", "run=2", "team=ads", "team=search"]
