@@ -625,12 +625,16 @@ def price_list(store: Store, model_filter: str | None = None) -> pd.DataFrame:
 
 
 def first_invocation(store: Store, integrations: tuple[str, ...] = ()) -> datetime | None:
-    """When the stored data of these integrations (all when none) begins, naive UTC."""
-    row = store.con.execute(
-        "SELECT min(ts) FROM invocations WHERE len(?) = 0 OR integration_id IN "
-        "(SELECT id FROM integrations WHERE list_contains(?, name))",
-        [list(integrations), list(integrations)],
-    ).fetchall()[0]
+    """When the stored data of these integrations (all when none) begins, naive UTC. (For all
+    of them DuckDB answers from the column's statistics: 0.3 ms at 10M rows instead of 20.)"""
+    if not integrations:
+        row = store.con.execute("SELECT min(ts) FROM invocations").fetchall()[0]
+    else:
+        row = store.con.execute(
+            "SELECT min(ts) FROM invocations WHERE integration_id IN "
+            "(SELECT id FROM integrations WHERE list_contains(?, name))",
+            [list(integrations)],
+        ).fetchall()[0]
     found: datetime | None = row[0]
     return found
 

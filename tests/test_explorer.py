@@ -428,8 +428,11 @@ def test_charts_put_other_last_in_grey_with_date_ticks(app: AppTest) -> None:
     assert stacked["layout"]["xaxis"]["tickformat"] == "%-d %b"
     # a tick on each day's bar, not Plotly's every 12 hours ("28 Nov, 28 Nov, 29 Nov")
     assert stacked["layout"]["xaxis"]["dtick"] == 86_400_000
-    by_model = specs[1]  # the same top-N in the next chart
-    assert [t["name"] for t in by_model["data"]][-1] == "Other" and len(by_model["data"]) == 4
+    by_model = specs[1]["data"]  # the same top-N in the next chart: one trace, Other grey last
+    assert len(by_model) == 1 and len(by_model[0]["y"]) == 4 and by_model[0]["y"][-1] == "Other"
+    assert by_model[0]["marker"]["color"][-1] == OTHER_GREY
+    assert OTHER_GREY not in by_model[0]["marker"]["color"][:-1]
+    assert specs[1]["layout"]["yaxis"]["categoryarray"][0] == "Other"  # drawn at the bottom
 
 
 def test_bucket_ticks_fall_on_bucket_starts_at_most_twelve() -> None:
