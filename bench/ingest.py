@@ -118,7 +118,10 @@ SELECT
     CAST(NULL AS BIGINT) AS first_byte_latency_ms,
     input.inputBodyS3Path IS NOT NULL AS body_offloaded,
     requestMetadata AS request_metadata,
-    schemaVersion AS schema_version
+    schemaVersion AS schema_version,
+    input.inputBodyJson.imageGenerationConfig.quality AS image_quality,
+    input.inputBodyJson.imageGenerationConfig.width
+        * input.inputBodyJson.imageGenerationConfig.height AS image_pixels
 FROM read_json($path, format = 'newline_delimited', columns = {{
     schemaVersion: 'VARCHAR', timestamp: 'VARCHAR', accountId: 'VARCHAR', region: 'VARCHAR',
     requestId: 'VARCHAR', operation: 'VARCHAR', modelId: 'VARCHAR', inferenceRegion: 'VARCHAR',
@@ -126,7 +129,9 @@ FROM read_json($path, format = 'newline_delimited', columns = {{
     requestMetadata: 'MAP(VARCHAR, VARCHAR)',
     input: 'STRUCT(inputTokenCount BIGINT, cacheReadInputTokenCount BIGINT,
                    cacheWriteInputTokenCount BIGINT, inputBodyS3Path VARCHAR,
-                   inputBodyJson STRUCT(imageGenerationConfig STRUCT(numberOfImages INTEGER),
+                   inputBodyJson STRUCT(imageGenerationConfig STRUCT(numberOfImages INTEGER,
+                                                                     quality VARCHAR,
+                                                                     width BIGINT, height BIGINT),
                                         performanceConfig STRUCT(latency VARCHAR)))',
     output: 'STRUCT(outputTokenCount BIGINT, outputBodyS3Path VARCHAR)'
 }}))
