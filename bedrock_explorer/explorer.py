@@ -386,6 +386,11 @@ def grouped(
         )
     if "metadata" in by and not meta_key:
         raise UserFacingError("Grouping by metadata needs a key", "choose a requestMetadata key")
+    if memo is not None and by == ["metadata"] and not time_bucket and meta_key:
+        per_set = cost_by_metadata_set(store, f, memo)
+        if per_set is not None:  # the page asked it to rank the keys: this is a roll-up of it
+            frame = _by_metadata_value(per_set, meta_key)
+            return _with_billed_not_logged(store, f, frame, by, time_bucket)
     derived = {d: BY_NAME[d].derived_from for d in by if d in BY_NAME and BY_NAME[d].derived_from}
     if derived:
         source = list(dict.fromkeys(derived.get(d) or d for d in by))
@@ -407,6 +412,67 @@ def grouped(
     found = _from_memo(memo, (f, tuple(asked), meta_key, time_bucket))
     answer = found if found is not None else frame  # (the frame just stored always answers it)
     return _with_billed_not_logged(store, f, answer, asked, time_bucket)
+
+
+#: The memo key of :func:`cost_by_metadata_set` (no dimension of that name: never a match for
+#: a question of another kind in :func:`_from_memo`).
+_BY_SET = "metadata set"
+
+
+def cost_by_metadata_set(
+    store: Store, f: Filters, memo: dict[Any, pd.DataFrame] | None = None
+) -> pd.DataFrame | None:
+    """Cost and usage per metadata set (one row per distinct ``requestMetadata`` map in the
+    selection, its map in ``metadata``; ``None`` for invocations without one), or ``None`` when
+    the sets are too many to help (:func:`metadata_sets.direct`).
+
+    Why: from it, the cost by *any* key is a roll-up (every figure is a sum), so one query
+    ranks the keys by the spend they cover and answers the page's cost by the chosen key."""
+    key = (f, (_BY_SET,), None, False)
+    if memo is not None and key in memo:
+        return memo[key]
+    if metadata_sets.direct(store.con):
+        return None
+    frame = _grouped_raw(store, f, {"d_set": "metadata_set"}, {}, None)
+    maps = dict(store.con.execute("SELECT set_id, request_metadata FROM metadata_sets").fetchall())
+    sums = [c for c in _SUMS if c in frame]
+    frame = frame.groupby("d_set", as_index=False, dropna=False)[sums].sum()
+    frame.insert(0, "metadata", [maps.get(s) if pd.notna(s) else None for s in frame["d_set"]])
+    frame = frame.drop(columns="d_set")
+    if memo is not None:
+        memo[key] = frame
+    return frame
+
+
+def _by_metadata_value(per_set: pd.DataFrame, meta_key: str) -> pd.DataFrame:
+    """Cost by one key's value, rolled up from the cost per metadata set ("(none)": the
+    invocations whose map lacks the key, or that have none) — the figures of a direct query."""
+    values = [
+        str(m[meta_key]) if isinstance(m, dict) and m.get(meta_key) is not None else "(none)"
+        for m in per_set["metadata"]
+    ]
+    sums = [c for c in _SUMS if c in per_set]
+    rolled = per_set[sums].groupby(pd.Series(values, name="metadata", index=per_set.index)).sum()
+    frame = queries.with_price_status(rolled.reset_index())
+    return frame.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
+
+
+def keys_by_spend(
+    store: Store, f: Filters, keys: list[str], memo: dict[Any, pd.DataFrame] | None = None
+) -> list[str]:
+    """The ``requestMetadata`` keys, the one covering the most spend of the selection first
+    (then by how many invocations carry it: the order ``keys`` came in). When the sets are too
+    many to price each, ``keys`` as they came."""
+    per_set = cost_by_metadata_set(store, f, memo) if keys else None
+    if per_set is None:
+        return keys
+    costs = per_set["cost"].fillna(0.0).to_numpy()
+    spend = {k: 0.0 for k in keys}
+    for meta, cost in zip(per_set["metadata"], costs, strict=True):
+        for k in meta or ():
+            if k in spend:
+                spend[k] += float(cost)
+    return sorted(keys, key=lambda k: -spend[k])  # stable: ties keep the usage order
 
 
 def _roll_up_derived(

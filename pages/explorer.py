@@ -232,9 +232,10 @@ def filter_chips(active: list[tuple[str, str]]) -> None:
     )  # fmt: skip
 
 
-def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
+def filter_bar(store: Store, default: Filters, memo: dict[Any, Any]) -> tuple[Filters, list[str]]:
     """The filter widgets; returns the filters they describe (also put in the URL) and the
-    requestMetadata keys of the period."""
+    requestMetadata keys of the selection, the one covering the most spend first (the
+    default key; ``memo`` keeps the cost per metadata set that ranked them for the charts)."""
     options = explorer.filter_options(store, st.session_state.setdefault("_ex_options", {}))
     c1, c2, c3, c4, c5 = st.columns([2, 3, 2, 2, 2])
     preset = c1.selectbox(
@@ -278,7 +279,7 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
             label = BY_FIELD[name].label
             chosen[name] = tuple(cols[i % 3].multiselect(label, values, key=f"ex_{name}"))
         base = Filters(start, end, tz=tz, granularity=gran, **chosen)
-        keys, pairs = explorer.metadata_summary(store, base)  # the most used key first
+        keys, pairs = explorer.metadata_summary(store, base)
         pairs = sorted(set(pairs) | set(st.session_state.get("ex_meta", [])))
         meta = cols[len(explorer.LIST_FILTERS) % 3].multiselect(
             "requestMetadata key = value", pairs, key="ex_meta"
@@ -292,6 +293,7 @@ def filter_bar(store: Store, default: Filters) -> tuple[Filters, list[str]]:
         basis=basis,
         **chosen,
     )
+    keys = explorer.keys_by_spend(store, filters, keys, memo)  # the default: the most spend
     params = view_params(filters, preset, keys)
     st.query_params.from_dict(params)
     # kept beside the widgets: Streamlit drops widget state on other pages, not this
@@ -816,9 +818,9 @@ with open_store() as store:
             f"Part of this link was ignored, the rest is shown: {md(problem)}",
             icon=":material/link_off:",
         )
-    f, keys = filter_bar(store, default)
-    freshness_header(store, f.integrations)
     memo: dict = {}  # one per rerun: a question asked twice is answered once
+    f, keys = filter_bar(store, default, memo)
+    freshness_header(store, f.integrations)
 
     if not store.list_integrations():
         st.info(

@@ -5,12 +5,14 @@ so a wrong set would put one team's spend under another's name."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import pytest
 
 from bedrock_explorer import explorer
+from bedrock_explorer.explorer import Filters
 from bedrock_explorer.ingest import import_paths
 from bedrock_explorer.raw import RawBatch
 from bedrock_explorer.store import Store, metadata_sets, schema
@@ -100,3 +102,50 @@ def test_keys_and_pairs_are_the_same_through_the_sets_or_every_map(
     keys, pairs = explorer.metadata_summary(store, f)
     assert keys == ["team", "run", "app"]  # the most used first
     assert pairs == ["app=web", "run=1", "run=2", "team=ads", "team=search"]
+
+
+def _spend_mix(store: Store) -> Filters:
+    """Many cheap calls tagged ``team``, a few expensive ones tagged ``project``, some both,
+    some untagged: the most used key is not the one covering the most spend."""
+    lines = []
+    for n in range(12):
+        team = {"team": ("search", "ads")[n % 2]}
+        lines.append(line(request_id=f"c{n}", model_id="amazon.nova-micro-v1:0",
+                          input_tokens=100, output_tokens=10, request_metadata=team))  # fmt: skip
+    for n, meta in enumerate(({"project": "apollo"}, {"project": "apollo", "team": "ads"},
+                              {"project": "zeus"}, None)):  # fmt: skip
+        extra = {} if meta is None else {"request_metadata": meta}
+        lines.append(line(request_id=f"e{n}", model_id="anthropic.claude-3-7-sonnet-20250219-v1:0",
+                          input_tokens=90_000, output_tokens=4_000, **extra))  # fmt: skip
+    integ = store.add_integration("mix", "local")
+    store.write_batch(integ.id, RawBatch("a", lines))
+    return Filters(date(2000, 1, 1), date(2099, 1, 1))
+
+
+def test_the_default_key_is_the_one_covering_the_most_spend(store: Store) -> None:
+    f = _spend_mix(store)
+    keys, _pairs = explorer.metadata_summary(store, f)
+    assert keys == ["team", "project"]  # by invocations: 13 carry team, 3 project
+    assert explorer.keys_by_spend(store, f, keys) == ["project", "team"]
+    # a selection where team covers more: the cheap model alone
+    cheap = replace(f, models=("amazon.nova-micro-v1:0",))
+    assert explorer.keys_by_spend(store, cheap, ["team", "project"]) == ["team", "project"]
+
+
+@pytest.mark.parametrize("key", ["team", "project", "nowhere"])
+def test_cost_by_a_key_from_the_sets_equals_the_direct_query(store: Store, key: str) -> None:
+    f = _spend_mix(store)
+    direct = explorer.grouped(store, f, ["metadata"], meta_key=key)  # no memo: its own query
+    memo: dict = {}
+    explorer.keys_by_spend(store, f, ["team", "project"], memo)
+    asked: list[object] = []
+    query = explorer._grouped_raw
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(explorer, "_grouped_raw", lambda *a: asked.append(a) or query(*a))
+        rolled = explorer.grouped(store, f, ["metadata"], meta_key=key, memo=memo)
+    assert not asked, "answered from the cost per metadata set"
+    assert list(rolled["metadata"]) == list(direct["metadata"])
+    for column in ("invocations", "input_tokens", "unpriced_tokens", "price_status"):
+        assert list(rolled[column]) == list(direct[column]), column
+    assert list(rolled["cost"]) == pytest.approx(list(direct["cost"]))
+    assert "(none)" in set(rolled["metadata"])
