@@ -38,7 +38,7 @@ _META_VAR = "be_meta_key"
 _TZ_VAR = "be_tz"
 
 #: The chosen key's value, read from the invocation's metadata set (the distinct maps, a small
-#: table: store/metadata_sets.py) instead of from every invocation's map — half the cost.
+#: table: store/metadata_sets.py) instead of from every invocation's map (154 -> 91 ms at 10M).
 _METADATA_SQL = (
     f"(SELECT s.request_metadata[getvariable('{_META_VAR}')] FROM metadata_sets s "
     "WHERE s.set_id = invocations.metadata_set)"

@@ -245,6 +245,13 @@ def test_billed_dollars_per_caller_and_tag_add_up_to_the_bill(month: Store) -> N
         assert frame["cost"].sum() == pytest.approx(net, abs=1e-9), by
     teams = explorer.grouped(month, f, ["metadata"], meta_key="team").set_index("metadata")
     assert set(teams.index) == {"search", "support", explorer.BILLED_NOT_LOGGED}
+    # the page's way: rolled up from the cost per metadata set that ranked the keys
+    memo: dict = {}
+    assert explorer.keys_by_spend(month, f, ["team"], memo) == ["team"] and memo
+    paged = explorer.grouped(month, f, ["metadata"], meta_key="team", memo=memo)
+    paged = paged.set_index("metadata").loc[teams.index]
+    assert list(paged["cost"]) == pytest.approx(list(teams["cost"]))
+    assert list(paged["price_status"]) == list(teams["price_status"])
     sessions = explorer.grouped(month, f, ["session"]).set_index("session")
     unlogged = (30_000 * 3 + 4_000 * 15) / 1e6
     assert sessions.loc[explorer.BILLED_NOT_LOGGED, "cost"] == pytest.approx(

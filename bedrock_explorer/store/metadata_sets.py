@@ -4,10 +4,10 @@ Why: reading the map column is most of what the Explorer's two metadata question
 keys and pairs of a selection (every map unnested) and the cost by one key (a lookup in every
 map). With the distinct maps in a small table (``metadata_sets``), both read one integer per
 invocation and look at each distinct map once: at 10M invocations and a 30-day view, the keys
-and pairs went from ~135 ms to ~15 ms and the cost by a key from ~80 ms to ~40 ms
-(``bench/explorer.py``). The set is exact — the table holds the maps themselves, not a hash —
-and the writer fills it in the same transaction that stores the rows, like the price key
-(``store/price_keys.py``), so no reader sees a row with a map but without its set.
+and pairs went from 134 ms to 17 ms and the cost by a key from 154 ms to 91 ms
+(``bench/explorer.py``, same hour). The set is exact — the table holds the maps themselves,
+not a hash — and the writer fills it in the same transaction that stores the rows, like the
+price key (``store/price_keys.py``), so no reader sees a row with a map but without its set.
 
 Two maps with the same pairs in another order are two sets: harmless, since every question
 reads the values inside the maps.
