@@ -37,12 +37,29 @@ from bedrock_explorer.store import Store, metadata_sets
 _META_VAR = "be_meta_key"
 _TZ_VAR = "be_tz"
 
-#: The chosen key's value, read from the invocation's metadata set (the distinct maps, a small
-#: table: store/metadata_sets.py) instead of from every invocation's map (154 -> 91 ms at 10M).
-_METADATA_SQL = (
-    f"(SELECT s.request_metadata[getvariable('{_META_VAR}')] FROM metadata_sets s "
-    "WHERE s.set_id = invocations.metadata_set)"
-)
+
+def _metadata_sql(direct: bool) -> str:
+    """The chosen key's value: read from the invocation's metadata set (the distinct maps, a
+    small table: store/metadata_sets.py) instead of from every invocation's map (154 -> 91 ms
+    at 10M) — unless the store reads its maps directly (too many distinct ones)."""
+    if direct:
+        return f"request_metadata[getvariable('{_META_VAR}')]"
+    return (
+        f"(SELECT s.request_metadata[getvariable('{_META_VAR}')] FROM metadata_sets s "
+        "WHERE s.set_id = invocations.metadata_set)"
+    )
+
+
+def _metadata_filter_sql(direct: bool) -> str:
+    """One key's accepted values (parameters: the values, the key), as :func:`_metadata_sql`."""
+    if direct:
+        return "list_contains(?, request_metadata[?])"
+    return (
+        "metadata_set IN (SELECT s.set_id FROM metadata_sets s "
+        "WHERE list_contains(?, s.request_metadata[?]))"
+    )
+
+
 METERS = {
     "input": "input_cost",
     "output": "output_cost",
@@ -286,8 +303,9 @@ def today_in(tz: str, now: datetime | None = None) -> date:
     return periods.today_in(tz, moment) if tz in _zones() else moment.astimezone(UTC).date()
 
 
-def _where(f: Filters) -> tuple[str, list[Any], str | None, list[Any]]:
-    """(invocation filter SQL, its params, model filter SQL, its params)."""
+def _where(f: Filters, direct: bool = False) -> tuple[str, list[Any], str | None, list[Any]]:
+    """(invocation filter SQL, its params, model filter SQL, its params); ``direct``: the
+    store's metadata is read from the maps themselves (:func:`metadata_sets.direct`)."""
     lo, hi = f.utc_bounds
     clauses: list[str] = ["ts >= ? AND ts < ?"]
     params: list[Any] = [lo, hi]
@@ -306,13 +324,16 @@ def _where(f: Filters) -> tuple[str, list[Any], str | None, list[Any]]:
     for key, value in f.metadata:
         by_key.setdefault(key, []).append(value)
     for key, values in by_key.items():
-        clauses.append(
-            "metadata_set IN (SELECT s.set_id FROM metadata_sets s "
-            "WHERE list_contains(?, s.request_metadata[?]))"
-        )
+        clauses.append(_metadata_filter_sql(direct))
         params.extend([values, key])
     model_where = " AND ".join(model_clauses) if model_clauses else None
     return " AND ".join(clauses), params, model_where, model_params
+
+
+def _direct(store: Store, f: Filters) -> bool:
+    """Whether this question's metadata filter reads the maps themselves (only asked when there
+    is one)."""
+    return bool(f.metadata) and metadata_sets.direct(store.con)
 
 
 def _set_variables(store: Store, f: Filters, meta_key: str | None) -> None:
@@ -401,7 +422,8 @@ def grouped(
         # The model decides its service type: grouping by both costs no extra groups, and the
         # page's "cost by service type" is then rolled up from this frame instead of asked.
         by = [*by, *(d for d in MODEL_DECIDES if d not in by)]
-    dims, model_dims = _group_dims(f, by, time_bucket)
+    direct = "metadata" in by and metadata_sets.direct(store.con)
+    dims, model_dims = _group_dims(f, by, time_bucket, direct)
     frame = _grouped_raw(store, f, dims, model_dims, meta_key)
     if time_bucket and f.tz != "UTC":
         frame["bucket"] = _local_buckets(frame["bucket"], f)
@@ -495,7 +517,7 @@ MODEL_DECIDES = ("service type", "provider")
 
 
 def _group_dims(
-    f: Filters, by: list[str], time_bucket: bool
+    f: Filters, by: list[str], time_bucket: bool, direct: bool = False
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The grouping columns of a question: (over invocations, over the model dimension)."""
     dims: dict[str, str] = {}
@@ -504,7 +526,7 @@ def _group_dims(
         dims["bucket"] = _bucket_sql(f)
     for name in by:
         if name == "metadata":
-            dims["d_metadata"] = _METADATA_SQL
+            dims["d_metadata"] = _metadata_sql(direct)
             continue
         dim = BY_NAME[BY_NAME[name].derived_from or name]  # a roll-up reads its source
         if dim.scope == "model":
@@ -551,7 +573,7 @@ def _grouped_raw(
     model_dims: dict[str, str],
     meta_key: str | None,
 ) -> pd.DataFrame:
-    where, params, model_where, model_params = _where(f)
+    where, params, model_where, model_params = _where(f, _direct(store, f))
     _set_variables(store, f, meta_key)
     if f.basis == BASIS_BILLED:
         return _billed_raw(store, f, dims, model_dims, (where, params, model_where, model_params))
@@ -812,10 +834,12 @@ _DETAIL_COLUMNS = """
 """
 
 
-def _detail_sql(f: Filters, order: str, limit: bool = False) -> tuple[str, list[Any]]:
+def _detail_sql(
+    f: Filters, order: str, limit: bool = False, direct: bool = False
+) -> tuple[str, list[Any]]:
     """The detail rows of a selection; ``order`` is applied (and a page cut, with ``limit``)
     *before* pricing, so a page prices 100 rows, not the whole selection."""
-    where, params, model_where, model_params = _where(f)
+    where, params, model_where, model_params = _where(f, direct)
     model_filter = (
         f" AND i.model_id IN (SELECT m.model_id FROM model_ids m WHERE {model_where})"
         if model_where
@@ -837,7 +861,7 @@ def _detail_sql(f: Filters, order: str, limit: bool = False) -> tuple[str, list[
 
 
 def detail_count(store: Store, f: Filters) -> int:
-    where, params, model_where, model_params = _where(f)
+    where, params, model_where, model_params = _where(f, _direct(store, f))
     model_filter = (
         f" AND model_id IN (SELECT m.model_id FROM model_ids m WHERE {model_where})"
         if model_where
@@ -851,7 +875,7 @@ def detail_page(store: Store, f: Filters, *, page: int = 0, size: int = 100) -> 
     """One page of invocations, newest first (metadata and counts; no prompt text exists)."""
     f.validate()
     _set_variables(store, f, None)
-    sql, params = _detail_sql(f, "i.ts DESC, i.request_id", limit=True)
+    sql, params = _detail_sql(f, "i.ts DESC, i.request_id", limit=True, direct=_direct(store, f))
     return store.query_df(sql, [*params, size, page * size])
 
 
@@ -861,7 +885,7 @@ def detail_batches(store: Store, f: Filters, rows: int = 50_000) -> Iterator[pd.
     f.validate()
     cur = store.cursor()
     cur.execute(f"SET VARIABLE {_TZ_VAR} = ?", [f.tz])
-    sql, params = _detail_sql(f, "i.ts, i.request_id")
+    sql, params = _detail_sql(f, "i.ts, i.request_id", direct=_direct(store, f))
     reader = cur.sql(sql, params=params).to_arrow_reader(rows)
     try:
         for batch in reader:

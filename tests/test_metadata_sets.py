@@ -88,20 +88,76 @@ def test_rows_inserted_by_sql_get_sets_from_assign_missing(store: Store) -> None
     assert _count(store, _WRONG_SETS) == 0
 
 
-@pytest.mark.parametrize("direct", [False, True])
-def test_keys_and_pairs_are_the_same_through_the_sets_or_every_map(
-    store: Store, monkeypatch: pytest.MonkeyPatch, direct: bool
-) -> None:
-    """Many distinct maps (a key per request) are unnested directly: same answer either way."""
-    integ = store.add_integration("x", "local")
-    maps = (*TEAMS, {"team": "ads", "run": "1"}, {"team": "ads", "run": "2"})
-    store.write_batch(integ.id, RawBatch("a", _lines("a", maps)))
-    monkeypatch.setattr(metadata_sets, "DIRECT_ABOVE", 0 if direct else 1_000_000)
-    assert metadata_sets.direct(store.con) is direct
-    f = explorer.Filters(date(2000, 1, 1), date(2099, 1, 1))
+def _questions(store: Store) -> dict[str, object]:
+    """Every metadata question the Explorer asks, answered."""
+    f = Filters(date(2000, 1, 1), date(2099, 1, 1))
+    ads = replace(f, metadata=(("team", "ads"),))
+    memo: dict = {}
     keys, pairs = explorer.metadata_summary(store, f)
-    assert keys == ["team", "run", "app"]  # the most used first
-    assert pairs == ["app=web", "run=1", "run=2", "team=ads", "team=search"]
+    return {
+        "keys": keys,
+        "pairs": pairs,
+        "ranked": explorer.keys_by_spend(store, f, keys, memo),
+        "by team": explorer.grouped(store, f, ["metadata"], meta_key="team").to_dict("records"),
+        "by team, page": explorer.grouped(store, f, ["metadata"], meta_key="team", memo=memo)
+        .drop(columns="price_reasons", errors="ignore")
+        .to_dict("records"),
+        "by run per day": explorer.grouped(
+            store, f, ["metadata"], meta_key="run", time_bucket=True
+        ).to_dict("records"),
+        "ads count": explorer.detail_count(store, ads),
+        "ads rows": sorted(explorer.detail_page(store, ads)["request_id"]),
+        "ads cost": explorer.grouped(store, ads, [])["cost"].sum(),
+    }
+
+
+def test_past_the_cap_the_store_reads_the_maps_and_every_answer_stays(
+    db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key on every request (a run id) makes a set per invocation: past the cap the store
+    stops making sets, for good, and answers every metadata question from the maps — the same
+    answers as a store that never had that many."""
+    first = (*TEAMS, {"team": "ads", "run": "1"}, {"team": "ads", "run": "2"})
+    later = tuple({"team": ("ads", "search")[n % 2], "run": str(10 + n)} for n in range(6))
+    with Store(tmp_path / "few.duckdb") as few:  # a generous cap: sets all along
+        integ = few.add_integration("x", "local")
+        few.write_batch(integ.id, RawBatch("a", _lines("a", first)))
+        few.write_batch(integ.id, RawBatch("b", _lines("b", later)))
+        assert not metadata_sets.direct(few.con)
+        expected = _questions(few)
+    monkeypatch.setattr(metadata_sets, "CAP", 3)
+    with Store(db_path) as many:
+        integ = many.add_integration("x", "local")
+        many.write_batch(integ.id, RawBatch("a", _lines("a", first)))
+        assert metadata_sets.direct(many.con)  # 5 distinct maps > 3
+        known = _count(many, "SELECT count(*) FROM metadata_sets")
+        many.write_batch(integ.id, RawBatch("b", _lines("b", later)))
+        assert _count(many, "SELECT count(*) FROM metadata_sets") == known  # no more sets
+        assert _count(many, "SELECT count(*) FROM invocations WHERE request_id LIKE 'b%' "
+                            "AND metadata_set IS NULL") == len(later)  # fmt: skip
+        got = _questions(many)
+    assert got == expected
+    assert expected["ads count"] == 6 and expected["keys"] == ["team", "run", "app"]
+
+
+def test_an_older_file_with_too_many_maps_is_read_directly(db_path: Path) -> None:
+    assert f"> {metadata_sets.CAP}" in schema.MIGRATIONS[11]  # the migration's cap is the cap
+    with Store(db_path) as store:
+        integ = store.add_integration("old", "local")
+        store.write_batch(integ.id, RawBatch("a", _lines("o", TEAMS[:1])))
+        store.con.execute(
+            "INSERT INTO invocations SELECT i.* REPLACE ('u' || n AS request_id, "
+            "MAP {'user': 'u' || n} AS request_metadata) FROM invocations i, range(?) t(n)",
+            [metadata_sets.CAP + 1],
+        )
+        store.con.execute("ALTER TABLE invocations DROP COLUMN metadata_set")
+        store.con.execute("DROP TABLE metadata_sets")
+        store.con.execute("DELETE FROM schema_version WHERE version >= 12")
+    with Store(db_path) as store:
+        assert metadata_sets.direct(store.con)
+        assert _count(store, "SELECT count(*) FROM metadata_sets") == 0
+        keys, _pairs = explorer.metadata_summary(store, Filters(date(2000, 1, 1), date(2099, 1, 1)))
+        assert keys == ["user", "team"]
 
 
 def _spend_mix(store: Store) -> Filters:

@@ -318,12 +318,17 @@ MIGRATIONS: Sequence[str] = (
         request_metadata MAP(VARCHAR, VARCHAR) NOT NULL
     );
     ALTER TABLE invocations ADD COLUMN IF NOT EXISTS metadata_set INTEGER;
+    -- more distinct maps than metadata_sets.CAP: the store reads the maps directly, no sets
+    INSERT OR REPLACE INTO settings
+    SELECT 'metadata_sets.direct', '1'
+    WHERE (SELECT count(DISTINCT request_metadata) FROM invocations) > 50000;
     INSERT INTO metadata_sets (set_id, request_metadata)
     SELECT CAST((SELECT coalesce(max(set_id), 0) FROM metadata_sets)
                 + row_number() OVER (ORDER BY CAST(m AS VARCHAR)) AS INTEGER), m
     FROM (SELECT DISTINCT request_metadata AS m FROM invocations
           WHERE metadata_set IS NULL AND request_metadata IS NOT NULL
-          EXCEPT SELECT request_metadata FROM metadata_sets);
+          EXCEPT SELECT request_metadata FROM metadata_sets)
+    WHERE NOT EXISTS (SELECT 1 FROM settings WHERE key = 'metadata_sets.direct');
     UPDATE invocations i SET metadata_set = s.set_id FROM metadata_sets s
     WHERE i.metadata_set IS NULL AND i.request_metadata IS NOT NULL
       AND s.request_metadata = i.request_metadata;

@@ -98,11 +98,11 @@ def write_files(
     ``progress`` gets the fraction of the files read so far, about twice a second, on the
     caller's thread (the dashboard's progress bar must be updated from there).
     """
+    metadata_set, metadata_join = metadata_sets.insert_parts(cur, "p")
     sql = f"""
         INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key, metadata_set)
-        SELECT {_PARSED_COLS}, $integration, {_NOW}, k.price_key, ms.set_id
-        FROM ({records.FILE_PARSE_SQL}) p {price_keys.lookup_join("p")}
-            {metadata_sets.lookup_join("p")}
+        SELECT {_PARSED_COLS}, $integration, {_NOW}, k.price_key, {metadata_set}
+        FROM ({records.FILE_PARSE_SQL}) p {price_keys.lookup_join("p")} {metadata_join}
         WHERE CASE WHEN p.reason IS NULL THEN true ELSE error('needs the line form') END
     """
     params = {"integration": integration_id, "files": files, "compression": compression}
@@ -260,11 +260,12 @@ def _register_new_dimensions(cur: duckdb.DuckDBPyConnection) -> None:
 
 def _insert_parsed(cur: duckdb.DuckDBPyConnection, integration_id: int, parse_sql: str) -> int:
     """Append every good record of the batch, stamped with this transaction's time."""
+    metadata_set, metadata_join = metadata_sets.insert_parts(cur, "p")
     return cur.execute(
         f"""
         INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key, metadata_set)
-        SELECT {_PARSED_COLS}, ?, {_NOW}, k.price_key, ms.set_id
-        FROM ({parse_sql}) p {price_keys.lookup_join("p")} {metadata_sets.lookup_join("p")}
+        SELECT {_PARSED_COLS}, ?, {_NOW}, k.price_key, {metadata_set}
+        FROM ({parse_sql}) p {price_keys.lookup_join("p")} {metadata_join}
         WHERE p.reason IS NULL
         """,
         [integration_id],
