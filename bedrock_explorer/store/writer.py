@@ -14,11 +14,17 @@ Why it is shaped this way (figures in ``bench/README.md``):
 * Batches of at least one DuckDB row group (122,880 rows) are written straight to the file instead
   of through the WAL, which is why sources batch ~130k lines.
 * Rows and checkpoints commit in one transaction.
+* One write transaction at a time in a process (:data:`_ONE_WRITER`): two syncs of different
+  integrations running at once in the dashboard both register what their batches bring first —
+  the same new model id, price key, identity or metadata set — and DuckDB refused the second
+  commit ("PRIMARY KEY or UNIQUE constraint violation"): half the batches of two first syncs
+  failed. DuckDB lets one process hold the file, so a lock in the process is enough.
 """
 
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -33,6 +39,9 @@ from bedrock_explorer.store import metadata_sets, price_keys
 from bedrock_explorer.store.transaction import transaction
 
 _NOW = "current_timestamp AT TIME ZONE 'UTC'"
+#: Held for each write transaction (see the module's docstring). Re-entrant: a writer that
+#: falls back from one form to another takes it again on the same thread.
+_ONE_WRITER = threading.RLock()
 #: How often a long statement's progress is reported.
 PROGRESS_EVERY_SECONDS = 0.5
 _COLS = ", ".join(records.INVOCATION_COLUMNS)
@@ -43,6 +52,13 @@ def write_batch(
     cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch
 ) -> BatchResult:
     """Parse and store ``batch`` for an integration inside one transaction."""
+    with _ONE_WRITER:
+        return _write_batch_alone(cur, integration_id, batch)
+
+
+def _write_batch_alone(
+    cur: duckdb.DuckDBPyConnection, integration_id: int, batch: RawBatch
+) -> BatchResult:
     if batch.lines:
         # Registered outside the transaction: an aborted transaction refuses even unregister().
         cur.register(
@@ -98,6 +114,21 @@ def write_files(
     ``progress`` gets the fraction of the files read so far, about twice a second, on the
     caller's thread (the dashboard's progress bar must be updated from there).
     """
+    with _ONE_WRITER:
+        return _write_files_alone(
+            cur, integration_id, files, compression, checkpoints, progress, sound
+        )
+
+
+def _write_files_alone(
+    cur: duckdb.DuckDBPyConnection,
+    integration_id: int,
+    files: list[str],
+    compression: str,
+    checkpoints: dict[str, str],
+    progress: Callable[[float], None] | None,
+    sound: Callable[[], bool] | None,
+) -> BatchResult | None:
     metadata_set, metadata_join = metadata_sets.insert_parts(cur, "p")
     sql = f"""
         INSERT INTO invocations ({_COLS}, integration_id, ingested_at, price_key, metadata_set)
