@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import duckdb
 
+from bedrock_explorer.store import probe
+
 _NOW = "current_timestamp AT TIME ZONE 'UTC'"
 
 #: Past this many sets the store stops making them and reads the maps directly.
@@ -77,13 +79,7 @@ _WITHOUT = "i.metadata_set IS NULL AND i.request_metadata IS NOT NULL"
 
 
 def _assign(con: duckdb.DuckDBPyConnection, rows: str, *, always: bool) -> int:
-    # A probe first: the common batch brings no new map (or none at all).
-    if (
-        not always
-        and not con.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM invocations i WHERE {rows} LIMIT 1)"
-        ).fetchall()[0][0]
-    ):
+    if not always and not probe.any_invocation(con, rows):  # the common batch: nothing new
         return 0
     added = con.execute(
         f"""

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import duckdb
 
+from bedrock_explorer.store import probe
+
 _NOW = "current_timestamp AT TIME ZONE 'UTC'"
 
 
@@ -47,13 +49,7 @@ def assign_missing(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _assign(con: duckdb.DuckDBPyConnection, rows: str, *, always: bool) -> int:
-    # A probe first: on the common batch (every key known) it is a third of the insert's cost.
-    if (
-        not always
-        and not con.execute(
-            f"SELECT count(*) FROM (SELECT 1 FROM invocations i WHERE {rows} LIMIT 1)"
-        ).fetchall()[0][0]
-    ):
+    if not always and not probe.any_invocation(con, rows):  # the common batch: nothing new
         return 0
     added = con.execute(
         f"""
