@@ -38,29 +38,23 @@ def _hover(
     return frame[extra].to_numpy(), "<br>".join(lines) + "<extra></extra>"
 
 
-def _traces(
-    frame: pd.DataFrame, by: str, order: list[str], colour: dict[str, str], *, horizontal: bool
-) -> list[go.Bar]:
-    """One bar trace per category, in legend order: cost along the value axis, the category
-    (horizontal bars) or the time bucket (stacked columns) along the other."""
+def _traces(frame: pd.DataFrame, by: str, order: list[str], colour: dict[str, str]) -> list[go.Bar]:
+    """One column trace per category, in legend order: the time bucket along x, cost up."""
     traces = []
     for name in order:
         rows = frame[frame[by] == name]
-        data, template = _hover(rows, by, "x" if horizontal else "y")
-        where = (rows[by] if horizontal else rows["bucket"]).to_numpy()
-        cost = rows["cost"].to_numpy()
+        data, template = _hover(rows, by, "y")
         traces.append(
             go.Bar(
-                x=cost if horizontal else where,
-                y=where if horizontal else cost,
+                x=rows["bucket"].to_numpy(),
+                y=rows["cost"].to_numpy(),
                 name=name,
-                orientation="h" if horizontal else None,
                 marker_color=colour[name],
                 customdata=data,
                 hovertemplate=template,
             )
         )
-    return traces  # fmt: skip
+    return traces
 
 
 def bar_figure(top: pd.DataFrame, by: str, title: str) -> go.Figure:
@@ -93,7 +87,7 @@ def stacked_figure(shown: pd.DataFrame, by: str, granularity: str, tz: str) -> g
     """Cost per time bucket stacked by ``by``: the largest first in the legend, "Other" grey
     and last, date-only ticks for a day and coarser."""
     order = legend_order(shown, by)
-    traces = _traces(shown, by, order, colours(order), horizontal=False)
+    traces = _traces(shown, by, order, colours(order))
     what = "week starting" if granularity == "week" else granularity
     fig = go.Figure(traces)
     fig.update_layout(

@@ -455,10 +455,14 @@ def cost_by_metadata_set(
         return memo[key]
     if metadata_sets.direct(store.con):
         return None
-    frame = _grouped_raw(store, f, {"d_set": "metadata_set"}, {}, None)
-    maps = dict(store.con.execute("SELECT set_id, request_metadata FROM metadata_sets").fetchall())
-    sums = [c for c in _SUMS if c in frame]
-    frame = frame.groupby("d_set", as_index=False, dropna=False)[sums].sum()
+    frame = _grouped_raw(store, f, {"d_set": "metadata_set"}, {}, None)  # a row per set
+    present = [int(s) for s in frame["d_set"].dropna()]
+    maps = dict(
+        store.con.execute(
+            "SELECT set_id, request_metadata FROM metadata_sets WHERE list_contains(?, set_id)",
+            [present],
+        ).fetchall()
+    )
     frame.insert(0, "metadata", [maps.get(s) if pd.notna(s) else None for s in frame["d_set"]])
     frame = frame.drop(columns="d_set")
     if memo is not None:
@@ -473,10 +477,7 @@ def _by_metadata_value(per_set: pd.DataFrame, meta_key: str) -> pd.DataFrame:
         str(m[meta_key]) if isinstance(m, dict) and m.get(meta_key) is not None else "(none)"
         for m in per_set["metadata"]
     ]
-    sums = [c for c in _SUMS if c in per_set]
-    rolled = per_set[sums].groupby(pd.Series(values, name="metadata", index=per_set.index)).sum()
-    frame = queries.with_price_status(rolled.reset_index())
-    return frame.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
+    return _summed(per_set.assign(metadata=values), ["metadata"])
 
 
 def keys_by_spend(
@@ -505,9 +506,17 @@ def _roll_up_derived(
     for name, source in derived.items():
         if name == "family" and source:
             frame[name] = frame[source].map(lambda m: catalog.family_name(str(m)))
-    keys = (["bucket"] if time_bucket else []) + list(by)
+    return _summed(frame, (["bucket"] if time_bucket else []) + list(by))
+
+
+def _summed(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """``frame`` summed to one row per ``keys`` (one row when none), its price status named
+    again, the most expensive first — exact from any finer frame, since every figure is a sum."""
     sums = [c for c in _SUMS if c in frame]
-    rolled = queries.with_price_status(frame.groupby(keys, as_index=False)[sums].sum())
+    rolled = (
+        frame.groupby(keys, as_index=False)[sums].sum() if keys else frame[sums].sum().to_frame().T
+    )
+    rolled = queries.with_price_status(rolled)
     return rolled.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
 
 
@@ -554,15 +563,7 @@ def _from_memo(memo: dict[Any, pd.DataFrame], key: tuple[Any, ...]) -> pd.DataFr
     for (kf, kby, kmeta, kbucket), frame in memo.items():
         same_meta = kmeta == meta_key or "metadata" not in by
         if kf == f and set(by) <= set(kby) and same_meta and (kbucket or not time_bucket):
-            keys = (["bucket"] if time_bucket else []) + list(by)
-            sums = [c for c in _SUMS if c in frame]
-            rolled = (
-                frame.groupby(keys, as_index=False)[sums].sum()
-                if keys
-                else frame[sums].sum().to_frame().T
-            )
-            rolled = queries.with_price_status(rolled)
-            return rolled.sort_values("cost", ascending=False, kind="stable").reset_index(drop=True)
+            return _summed(frame, (["bucket"] if time_bucket else []) + list(by))
     return None
 
 
@@ -846,7 +847,6 @@ def _detail_sql(
         else ""
     )
     # Select (and cut a page of) invocations first, then join the model dimension and price.
-    picked = f"(SELECT * FROM invocations i WHERE {where}{model_filter} ORDER BY {order})"
     if limit:
         # The page's row ids first, then only those rows' columns: sorting every column of a
         # filtered selection to keep 100 rows cost 3x as much (97 ms against 32 ms for one
@@ -854,6 +854,8 @@ def _detail_sql(
         picked = f"""(SELECT * FROM invocations WHERE rowid IN (
             SELECT i.rowid FROM invocations i WHERE {where}{model_filter}
             ORDER BY {order} LIMIT ? OFFSET ?))"""
+    else:
+        picked = f"(SELECT * FROM invocations i WHERE {where}{model_filter} ORDER BY {order})"
     usage = queries.usage_sql(picked)
     outer = order.replace("i.", "r.")
     sql = f"SELECT {_DETAIL_COLUMNS} FROM ({queries.rated_sql(usage)}) r ORDER BY {outer}"
